@@ -1,0 +1,143 @@
+"""Resumable training state: accelerate's save_state with only the trained tensors, plus our counters.
+
+A checkpoint is built in a temporary directory and renamed into place, so a crash leaves either the
+previous checkpoint or the new one. Loading never unpickles arbitrary objects (safetensors and
+`weights_only` loads, JSON for our own state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+
+REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later", what a requeueing launcher looks for
+STATE_FILE = "trainer_state.json"
+# Keys that may change between a run and its resume without changing what is computed.
+VOLATILE = ("overwrite", "dry_run", "logger", "trainer.checkpoint_every", "trainer.keep_checkpoints",
+            "trainer.eval_batch_size", "trainer.num_workers", "results_dir", "run_dir", "data.cache", "model.path")
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of the current epoch already consumed
+    samples: int = 0
+    train_time_s: float = 0.0
+    eval_time_s: float = 0.0
+    main_metric: str | None = None
+    best: dict[str, Any] | None = None
+    final: dict[str, Any] | None = None
+    train_loss: list = field(default_factory=list)
+    eval_curve: list = field(default_factory=list)
+    last_checkpoint: str | None = None
+
+
+def register_trainable_only(accelerator: Accelerator) -> None:
+    """Checkpoints hold the trained tensors only (adapter + head), not a copy of the frozen backbone."""
+
+    def keep_trainable(models, weights, output_dir) -> None:
+        for i, model in enumerate(models):
+            trained = {n for n, p in model.named_parameters() if p.requires_grad}
+            weights[i] = {k: v for k, v in weights[i].items() if k in trained}
+
+    accelerator.register_save_state_pre_hook(keep_trainable)
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def latest(run_dir: Path) -> Path | None:
+    found = [p for p in checkpoint_dir(run_dir).glob("step-*") if re.fullmatch(r"step-\d+", p.name)]
+    found = [p for p in found if (p / STATE_FILE).exists()]
+    return max(found, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int) -> Path:
+    """Write step-N atomically (temp dir + rename) and keep the last `keep` checkpoints."""
+    root = checkpoint_dir(run_dir)
+    final = root / f"step-{state.step}"
+    tmp = root / f".step-{state.step}.tmp"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp), safe_serialization=True)
+    if accelerator.is_main_process:
+        state.last_checkpoint = str(final)
+        (tmp / STATE_FILE).write_text(json.dumps(asdict(state), default=float))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        done = sorted((p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+        for old in done[: max(len(done) - keep, 0)]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load(accelerator: Accelerator, path: Path) -> TrainState:
+    accelerator.load_state(str(path), strict=False)
+    return TrainState(**json.loads((path / STATE_FILE).read_text()))
+
+
+def comparable_config(resolved: dict[str, Any]) -> dict[str, Any]:
+    flat = _flatten(resolved)
+    return {k: v for k, v in flat.items() if not any(k == key or k.startswith(key + ".") for key in VOLATILE)}
+
+
+def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    keys = sorted(set(saved) | set(current))
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+class PreemptionGuard:
+    """SIGTERM / SIGUSR1 (what SLURM sends before a kill) ask for a checkpoint at the next step boundary."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+        self._previous = {}
+        for sig in self.SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+        print(f"received {self.signal_name}: checkpointing at the next step", file=sys.stderr, flush=True)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

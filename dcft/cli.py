@@ -1,0 +1,66 @@
+"""The edge between Hydra and the harness: typed config in, one-line errors out."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from dcft.config import from_hydra
+from dcft.errors import UserError
+
+
+def _in_multirun() -> bool:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:
+        return False
+
+
+def _remove_if_empty(run_dir: Path, stop: Path) -> None:
+    """Leave nothing partial behind a run that failed before it wrote anything."""
+    path = run_dir
+    while path != stop and path.is_dir() and stop in path.parents:
+        if any(path.iterdir()):
+            return
+        path.rmdir()
+        path = path.parent
+
+
+def run_from_hydra(cfg: DictConfig) -> None:
+    """Run one job. User mistakes: one line on stderr, exit status 2 (in a sweep: the job fails, the sweep goes on)."""
+    run_dir = Path(str(cfg.get("run_dir", "."))).resolve() if "run_dir" in cfg else None
+    existed = run_dir is not None and run_dir.exists() and any(run_dir.iterdir())
+    try:
+        run_cfg = from_hydra(cfg)
+        if run_cfg.dry_run:
+            from dcft.dry_run import dry_run
+
+            dry_run(run_cfg)
+            _cleanup(run_dir, existed, run_cfg.results_dir)
+            return
+        from dcft.train import run
+
+        run(run_cfg)
+    except UserError as exc:
+        if run_dir is not None:
+            _cleanup(run_dir, existed, str(cfg.get("results_dir", ".")))
+        if _in_multirun():
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _cleanup(run_dir: Path | None, existed: bool, results_dir: str) -> None:
+    if run_dir is None or existed:
+        return
+    stop = Path(results_dir).resolve()
+    hydra_dir = run_dir / ".hydra"
+    if hydra_dir.is_dir():
+        shutil.rmtree(hydra_dir)
+    _remove_if_empty(run_dir, stop)

@@ -1,0 +1,378 @@
+"""SQuAD v1.1 / v2.0: raw data (hub or official JSON), run_qa.py-style windows, and scoring.
+
+Pre-processing follows transformers' `examples/pytorch/question-answering/run_qa.py` so that our EM/F1
+are comparable with every paper that used it: left-stripped questions, `only_second` truncation into
+overlapping windows (`doc_stride`), CLS-labelled windows that miss the answer, context-only offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+
+from dcft.errors import UserError
+from dcft.squad_eval import evaluate_v1, evaluate_v2
+from dcft.tasks.base import DataOptions, EvalSet, PreparedData
+from dcft.tasks.squad_post import PostprocessConfig, postprocess_qa_predictions
+
+_VERSIONS = {  # version -> (hub name, train file, dev file)
+    "1.1": ("rajpurkar/squad", "train-v1.1.json", "dev-v1.1.json"),
+    "2.0": ("rajpurkar/squad_v2", "train-v2.0.json", "dev-v2.0.json"),
+}
+_ALIASES = {"squad": "1.1", "squad_v2": "2.0", "1.1": "1.1", "2.0": "2.0", "1": "1.1", "2": "2.0"}
+_CACHE_FORMAT = 1  # bump when the feature layout changes, to invalidate old caches
+_FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "title": datasets.Value("string"),
+        "context": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "answers": {
+            "text": datasets.List(datasets.Value("string")),
+            "answer_start": datasets.List(datasets.Value("int32")),
+        },
+    }
+)
+
+
+@dataclass
+class SquadEvalExtra:
+    """What `score` needs beyond the model inputs: per-window example ids and context offsets."""
+
+    features: datasets.Dataset  # columns example_id, offset_mapping (None outside the context); no format
+    post: PostprocessConfig
+
+
+def read_squad_json(path: str | Path) -> datasets.Dataset:
+    """An official SQuAD JSON file flattened to the hub's columns (one row per question)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            articles = json.load(f)["data"]
+    except (OSError, json.JSONDecodeError, KeyError) as e:
+        raise UserError(f"cannot read SQuAD file {str(path)!r} ({e}); pass an official SQuAD JSON.") from e
+    rows = [
+        {
+            "id": qa["id"],
+            "title": article.get("title", ""),
+            "context": paragraph["context"],
+            "question": qa["question"],
+            "answers": {
+                "text": [a["text"] for a in qa["answers"]],
+                "answer_start": [a["answer_start"] for a in qa["answers"]],
+            },
+        }
+        for article in articles
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+    return datasets.Dataset.from_list(rows, features=_FEATURES)
+
+
+def split_by_article(
+    examples: datasets.Dataset, n_articles: int
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(first n articles, the rest); articles are runs of equal `title`, in file order."""
+    titles = examples["title"]
+    starts = [i for i in range(len(titles)) if i == 0 or titles[i] != titles[i - 1]]
+    if not 1 <= n_articles < len(starts):
+        raise UserError(
+            f"data.split_by_article={n_articles} but the dev file has {len(starts)} articles; "
+            f"choose 1..{len(starts) - 1} so both train and eval get at least one article."
+        )
+    cut = starts[n_articles]
+    return examples.select(range(cut)), examples.select(range(cut, len(examples)))
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _find_file(root: str, name: str) -> Path | None:
+    for folder in (Path(root), Path(root) / "squad"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def load_raw(version: str, options: DataOptions) -> tuple[datasets.Dataset, datasets.Dataset, str]:
+    """(train examples, eval examples, source id for cache keys), before any sample limits."""
+    hub_name, train_name, dev_name = _VERSIONS[version]
+    by_article = options.split_by_article
+    if options.dir is None:
+        try:
+            raw = datasets.load_dataset(hub_name)
+        except Exception as e:
+            raise UserError(
+                f"could not load {hub_name!r} from the Hugging Face hub ({type(e).__name__}: {e}); the hub "
+                f"is unreachable here. Put the official {train_name} / {dev_name} in a folder and set "
+                f"data.dir=<it> (with data.split_by_article=N the dev file alone is enough)."
+            ) from e
+        train, dev = raw["train"], raw["validation"]
+        source = f"hub:{hub_name}:{train._fingerprint}:{dev._fingerprint}"
+    else:
+        dev_path = _find_file(options.dir, dev_name)
+        train_path = None if by_article else _find_file(options.dir, train_name)
+        needed = [name for name, p in ((dev_name, dev_path), (train_name, train_path)) if p is None]
+        if needed and (by_article is None or dev_path is None):
+            raise UserError(
+                f"{', '.join(needed)} not found in data.dir={options.dir!r} (or its squad/ subfolder); "
+                f"download the official SQuAD v{version} files there, or set data.split_by_article=N to "
+                f"train on the first N articles of {dev_name}."
+            )
+        dev = read_squad_json(dev_path)
+        train = None if train_path is None else read_squad_json(train_path)
+        source = f"file:{_file_digest(dev_path)}:{'' if train_path is None else _file_digest(train_path)}"
+    if by_article is not None:
+        train, dev = split_by_article(dev, by_article)
+        source += f":articles{by_article}"
+    return train, dev, source
+
+
+def _tokenize(tokenizer: Any, batch: dict, max_length: int, doc_stride: int) -> tuple[Any, bool]:
+    """run_qa.py's windowing call; returns the encoding and whether the question comes first."""
+    pad_on_right = tokenizer.padding_side == "right"
+    questions = [q.lstrip() for q in batch["question"]]
+    first, second = (questions, batch["context"]) if pad_on_right else (batch["context"], questions)
+    try:
+        enc = tokenizer(
+            first,
+            second,
+            truncation="only_second" if pad_on_right else "only_first",
+            max_length=max_length,
+            stride=doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+    except BaseException as e:  # the Rust tokenizer panics (a BaseException) on too-long questions
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise UserError(
+            f"tokenising SQuAD windows failed ({str(e).splitlines()[0]}); with max_length={max_length} and "
+            f"doc_stride={doc_stride} a question leaves no room for a context window. Raise max_length or "
+            f"lower doc_stride."
+        ) from e
+    return enc, pad_on_right
+
+
+def train_features(batch: dict, tokenizer: Any, max_length: int, doc_stride: int) -> dict:
+    """Windows labelled with answer start/end token indices (CLS index when the window misses it)."""
+    enc, pad_on_right = _tokenize(tokenizer, batch, max_length, doc_stride)
+    sample_mapping = enc.pop("overflow_to_sample_mapping")
+    offset_mapping = enc.pop("offset_mapping")
+    context_id = 1 if pad_on_right else 0
+    starts, ends = [], []
+    for i, offsets in enumerate(offset_mapping):
+        input_ids = enc["input_ids"][i]
+        if tokenizer.cls_token_id in input_ids:
+            cls_index = input_ids.index(tokenizer.cls_token_id)
+        elif tokenizer.bos_token_id in input_ids:
+            cls_index = input_ids.index(tokenizer.bos_token_id)
+        else:
+            cls_index = 0
+        sequence_ids = enc.sequence_ids(i)
+        answers = batch["answers"][sample_mapping[i]]
+        if len(answers["answer_start"]) == 0:
+            starts.append(cls_index)
+            ends.append(cls_index)
+            continue
+        start_char = answers["answer_start"][0]
+        end_char = start_char + len(answers["text"][0])
+        token_start = 0
+        while sequence_ids[token_start] != context_id:
+            token_start += 1
+        token_end = len(input_ids) - 1
+        while sequence_ids[token_end] != context_id:
+            token_end -= 1
+        if not (offsets[token_start][0] <= start_char and offsets[token_end][1] >= end_char):
+            starts.append(cls_index)
+            ends.append(cls_index)
+            continue
+        while token_start < len(offsets) and offsets[token_start][0] <= start_char:
+            token_start += 1
+        starts.append(token_start - 1)
+        while offsets[token_end][1] >= end_char:
+            token_end -= 1
+        ends.append(token_end + 1)
+    return {**enc, "start_positions": starts, "end_positions": ends}
+
+
+def eval_features(batch: dict, tokenizer: Any, max_length: int, doc_stride: int) -> dict:
+    """Windows with their example id and offsets; offsets outside the context are None."""
+    enc, pad_on_right = _tokenize(tokenizer, batch, max_length, doc_stride)
+    sample_mapping = enc.pop("overflow_to_sample_mapping")
+    context_id = 1 if pad_on_right else 0
+    example_ids, offsets = [], []
+    for i, sample in enumerate(sample_mapping):
+        sequence_ids = enc.sequence_ids(i)
+        example_ids.append(batch["id"][sample])
+        window = enc["offset_mapping"][i]
+        offsets.append([o if sequence_ids[k] == context_id else None for k, o in enumerate(window)])
+    return {**enc, "offset_mapping": offsets, "example_id": example_ids}
+
+
+def _tokenizer_digest(tokenizer: Any) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    parts = [
+        type(tokenizer).__name__,
+        tokenizer.padding_side,
+        getattr(tokenizer, "truncation_side", "right"),
+        backend.to_str() if backend is not None else repr(tokenizer),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _cached(cache_dir: str | None, key: dict, build: Callable[[], datasets.Dataset]) -> datasets.Dataset:
+    """build(), or its copy saved under cache_dir; written to a temp dir then renamed so a crash or a
+    concurrent process never leaves a half-written cache entry."""
+    if cache_dir is None:
+        return build()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"squad-{key['split']}-{digest}"
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.")
+        build().save_to_disk(tmp)
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another process finished first: keep its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    return datasets.load_from_disk(str(path))
+
+
+def _select(ds: datasets.Dataset, limit: int | None) -> datasets.Dataset:
+    return ds if limit is None else ds.select(range(min(len(ds), limit)))
+
+
+class SquadTask:
+    """SQuAD v1.1 ("squad") or v2.0 ("squad_v2", with unanswerable questions)."""
+
+    head = "question_answering"
+    num_labels = 2
+    main_metric = "f1"
+    output_names = ("start_logits", "end_logits")
+
+    def __init__(self, version: str) -> None:
+        """`version`: "1.1" / "2.0" (a leading "v" is fine) or the task name "squad" / "squad_v2"."""
+        key = str(version).lower()
+        self.version = _ALIASES.get(key[1:] if key.startswith("v") else key, "")
+        if not self.version:
+            raise UserError(f"SQuAD version {version!r} is unknown; use '1.1' (squad) or '2.0' (squad_v2).")
+        self.name = "squad" if self.version == "1.1" else "squad_v2"
+
+    def prepare(
+        self,
+        tokenizer: Any,
+        max_length: int,
+        options: DataOptions,
+        doc_stride: int = 128,
+        n_best_size: int = 20,
+        max_answer_length: int = 30,
+        null_score_diff_threshold: float = 0.0,
+        **settings: Any,
+    ) -> PreparedData:
+        """Train windows (with start/end positions) and one eval split ("validation")."""
+        if settings:
+            raise UserError(
+                f"unknown SQuAD settings {sorted(settings)}; the known ones are doc_stride, n_best_size, "
+                "max_answer_length, null_score_diff_threshold."
+            )
+        if not getattr(tokenizer, "is_fast", False):
+            raise UserError(
+                f"{type(tokenizer).__name__} is not a fast tokenizer; SQuAD needs offset mappings. "
+                "Load it with dcft.tokenizers.load_tokenizer."
+            )
+        max_length = min(max_length, tokenizer.model_max_length)
+        if not 0 <= doc_stride < max_length:
+            raise UserError(f"doc_stride={doc_stride} must be in [0, max_length={max_length}); lower it.")
+        post = PostprocessConfig(
+            self.version == "2.0", n_best_size, max_answer_length, null_score_diff_threshold
+        )
+
+        train_ex, eval_ex, source = load_raw(self.version, options)
+        train_ex = _select(train_ex, options.max_train_samples)
+        eval_ex = _select(eval_ex, options.max_eval_samples)
+        key = {
+            "format": _CACHE_FORMAT, "source": source, "tokenizer": _tokenizer_digest(tokenizer),
+            "max_length": max_length, "doc_stride": doc_stride,
+        }
+        fn_kwargs = {"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride}
+
+        def build(examples: datasets.Dataset, fn: Callable, split: str) -> datasets.Dataset:
+            return examples.map(
+                fn, batched=True, remove_columns=examples.column_names, fn_kwargs=fn_kwargs,
+                new_fingerprint=f"{split}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}",
+                desc=f"Tokenising SQuAD {split}",
+            )
+
+        train = _cached(
+            options.cache_dir, {**key, "split": "train", "limit": options.max_train_samples},
+            lambda: _select(build(train_ex, train_features, "train"), options.max_train_samples),
+        )
+        evals = _cached(
+            options.cache_dir, {**key, "split": "validation", "limit": options.max_eval_samples},
+            lambda: build(eval_ex, eval_features, "validation"),
+        )
+        inputs = [c for c in tokenizer.model_input_names if c in evals.column_names]
+        eval_set = EvalSet(
+            name="validation",
+            features=evals.select_columns(inputs).with_format("torch"),
+            examples=eval_ex,
+            extra=SquadEvalExtra(evals.select_columns(["example_id", "offset_mapping"]), post),
+        )
+        train = train.select_columns(inputs + ["start_positions", "end_positions"]).with_format("torch")
+        return PreparedData(train=train, evals=[eval_set])
+
+    def score(self, eval_set: EvalSet, outputs: dict[str, np.ndarray]) -> tuple[dict[str, float], list[dict]]:
+        """EM/F1 (x100) by the official script's definitions; v2 adds HasAns/NoAns and best thresholds
+        (searched over `null_score_diff`, so a best_*_thresh is directly a null_score_diff_threshold)."""
+        extra: SquadEvalExtra = eval_set.extra
+        missing = [k for k in self.output_names if k not in outputs]
+        if missing:
+            raise ValueError(f"outputs lack {missing}; gather {self.output_names} from the QA model at eval.")
+        examples = eval_set.examples
+        ids, answers = list(examples["id"]), list(examples["answers"])
+        preds = postprocess_qa_predictions(
+            ids, list(examples["context"]), list(extra.features["example_id"]),
+            list(extra.features["offset_mapping"]),
+            np.asarray(outputs["start_logits"], dtype=np.float32),
+            np.asarray(outputs["end_logits"], dtype=np.float32),
+            extra.post,
+        )
+        golds = {ex_id: a["text"] for ex_id, a in zip(ids, answers, strict=True)}
+        texts = {p.id: p.text for p in preds}
+        if self.version == "1.1":
+            metrics = evaluate_v1(golds, texts)
+        else:
+            diffs = {p.id: p.null_score_diff for p in preds}
+            # na_prob_thresh=inf: the predictions already applied null_score_diff_threshold
+            out = evaluate_v2(golds, texts, na_probs=diffs, na_prob_thresh=math.inf)
+            metrics = {
+                ("exact_match" if k == "exact" else k): float(v) for k, v in out.items() if "total" not in k
+            }
+        records = [
+            {
+                "id": p.id,
+                "prediction_text": p.text,
+                # P(null) under a 2-way softmax of null vs best span score; 0.0 for v1.1 as in run_qa.py
+                "no_answer_probability": 0.0 if p.null_score_diff is None else _sigmoid(p.null_score_diff),
+                **({} if p.null_score_diff is None else {"null_score_diff": p.null_score_diff}),
+            }
+            for p in preds
+        ]
+        return metrics, records
+
+
+def _sigmoid(x: float) -> float:
+    return 0.5 * (1.0 + math.tanh(0.5 * x))
