@@ -132,13 +132,17 @@ def test_cli_v2_with_na_prob(tmp_path: Path) -> None:
     assert {"HasAns_exact", "NoAns_f1", "best_exact_thresh", "best_f1_thresh", "total"} <= set(out)
 
 
-def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     data = tmp_path / "data.json"
     data.write_text(json.dumps({"version": "1.1", "data": []}))
-    for args in [(tmp_path / "missing.json", bad), (data, bad), (bad, data)]:
-        res = _cli(*args)
-        assert res.returncode == 2
-        assert res.stdout == "" and len(res.stderr.strip().splitlines()) == 1, res.stderr
-        assert "Traceback" not in res.stderr
+    wrong_shape = tmp_path / "list.json"
+    wrong_shape.write_text("[1, 2]")
+    for args in [(tmp_path / "missing.json", bad), (data, bad), (bad, data), (data, wrong_shape)]:
+        assert se.main([str(a) for a in args]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    res = _cli(tmp_path / "missing.json", bad)  # and the real entry point prints no traceback
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and "missing.json" in res.stderr, res.stderr

@@ -5,34 +5,72 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from dcft.results import LAYOUTS, build_tables, format_params, load_paper, load_records, render, to_latex, to_markdown
+from dcft.results import (
+    LAYOUTS,
+    build_tables,
+    format_params,
+    load_paper,
+    load_records,
+    render,
+    to_latex,
+    to_markdown,
+)
 from dcft.results.layouts import select_key
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "deberta-v3-base"
 
 
-def write_record(results: Path, *, model=BASE, task="rte", tag="dcft-d8-s8", lr=0.0012, seed=1,
-                 status="finished", best=None, final=None, metrics=None, trainable=25344, hours=1.0,
-                 curves=None, command=None) -> Path:
+def write_record(
+    results: Path,
+    *,
+    model=BASE,
+    task="rte",
+    tag="dcft-d8-s8",
+    lr=0.0012,
+    seed=1,
+    status="finished",
+    best=None,
+    final=None,
+    metrics=None,
+    trainable=25344,
+    hours=1.0,
+    curves=None,
+    command=None,
+) -> Path:
     """One trainer-style record; `best`/`final` set the task's selection metric, `metrics` any others."""
     key = select_key(task)
     best_m = {**({key: best} if best is not None else {}), **(metrics or {})}
     final_m = {**best_m, **({key: final} if final is not None else {})}
     record = {
-        "schema": 1, "status": status, "model": model, "task": task, "method": tag.split("-")[0],
-        "method_tag": tag, "method_settings": {}, "seed": seed, "lr": lr,
-        "params": {"trainable": trainable, "head": 592130, "total": 184_000_000}, "main_metric": key,
-        "reporting_rule": "best", "best": {"step": 300, "metrics": best_m}, "final": {"step": 500, "metrics": final_m},
-        "curves": curves or {"train_loss": [], "eval": []}, "train_time_s": hours * 3600.0, "eval_time_s": 5.0,
-        "device": "cpu", "command": command or f"python run.py task={task} seed={seed}", "error": None,
-    }  # fmt: skip
+        "schema": 1,
+        "status": status,
+        "model": model,
+        "task": task,
+        "method": tag.split("-")[0],
+        "method_tag": tag,
+        "method_settings": {},
+        "seed": seed,
+        "lr": lr,
+        "params": {"trainable": trainable, "head": 592130, "total": 184_000_000},
+        "main_metric": key,
+        "reporting_rule": "best",
+        "best": {"step": 300, "metrics": best_m},
+        "final": {"step": 500, "metrics": final_m},
+        "curves": curves or {"train_loss": [], "eval": []},
+        "train_time_s": hours * 3600.0,
+        "eval_time_s": 5.0,
+        "device": "cpu",
+        "command": command or f"python run.py task={task} seed={seed}",
+        "error": None,
+    }
     path = results / "runs" / model / task / tag / f"lr{lr}" / f"seed{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
@@ -92,15 +130,20 @@ def test_failed_running_and_missing_cells(results):
     assert cell(t4, "DCFT (d=8)", "MRPC").status == "running" and "| running / 90.93 |" in md
     assert cell(t4, "DCFT (d=8)", "STS-B").status == "missing" and "| — / 91.56 |" in md
     # seeds present for this model (1, 2) -> a multirun over them
-    assert "python run.py -m model=deberta-v3-base task=stsb method=dcft kernel=8 stride=8 seed=1,2" in t4.commands
+    assert (
+        "python run.py -m model=deberta-v3-base task=stsb method=dcft kernel=8 stride=8 seed=1,2"
+        in t4.commands
+    )
     assert cell(t4, "DCFT (d=8)", "Avg").status == "incomplete"
 
 
 def test_missing_commands_use_paper_seed_and_method_overrides(tmp_path):
     t6 = table([], 6)
     assert "python run.py model=deberta-v3-base task=rte method=dcft kernel=8 stride=8 seed=6" in t6.commands
-    assert ("python run.py model=deberta-v3-base task=cola method=dcft kernel=8 stride=8 method.targets=qk seed=6"
-            in t6.commands)
+    assert (
+        "python run.py model=deberta-v3-base task=cola method=dcft kernel=8 stride=8 method.targets=qk seed=6"
+        in t6.commands
+    )
     t1 = table([], 1)
     assert "python run.py model=roberta-large task=mnli method=lora seed=6" in t1.commands
     assert not any("hadapter" in c or "sora" in c for c in t1.commands)  # not runnable: paper value only
@@ -142,8 +185,12 @@ def test_average_uses_mnli_mean_of_matched_and_mismatched(tmp_path):
     paper = load_paper()
     for task in ("cola", "sst2", "mrpc", "qqp", "stsb", "qnli", "rte"):
         metric = {"cola": "mcc", "stsb": "pearson"}.get(task, "acc")
-        write_record(tmp_path, task=task, tag="dcft-d2-s2", best=paper.value(1, BASE, "dcft-best(d=2)", task, metric))
-    write_record(tmp_path, task="mnli", tag="dcft-d2-s2", best=89.97, metrics={"validation_mismatched_accuracy": 90.12})
+        write_record(
+            tmp_path, task=task, tag="dcft-d2-s2", best=paper.value(1, BASE, "dcft-best(d=2)", task, metric)
+        )
+    write_record(
+        tmp_path, task="mnli", tag="dcft-d2-s2", best=89.97, metrics={"validation_mismatched_accuracy": 90.12}
+    )
     t1 = table(load_records(tmp_path), 1)
     avg = cell(t1, "DCFT† (d=2, best)", "Avg")
     assert round(avg.ours.value, 2) == 88.99 and "| 88.99 / 88.99 (+0.00) |" in to_markdown(t1)
@@ -165,13 +212,25 @@ def test_params_from_count_params_hook_and_its_failure(results):
     assert row(t4, "DCFT (d=8)").params == "0.024M" and row(t4, "DCFT (d=2)").params == "—"
     assert len(warnings) == 6 and "count_params('deberta-v3-base'" in warnings[0]  # once per distinct row
     assert [format_params(n, "M") for n in (25344, 83232, 3_700_000, 1_610_612_736)] == [
-        "0.024M", "0.079M", "3.5M", "1.5B"]
+        "0.024M",
+        "0.079M",
+        "3.5M",
+        "1.5B",
+    ]
     assert format_params(83232, "%", 184_000_000) == "0.05%"
 
 
 def test_render_outputs_are_deterministic_and_atomic(results, tmp_path):
-    write_record(results, task="sst2", seed=1, best=95.0,
-                 curves={"train_loss": [[10, 0.7], [20, 0.4]], "eval": [[10, {"accuracy": 90.0}], [20, {"accuracy": 95.0}]]})
+    write_record(
+        results,
+        task="sst2",
+        seed=1,
+        best=95.0,
+        curves={
+            "train_loss": [[10, 0.7], [20, 0.4]],
+            "eval": [[10, {"accuracy": 90.0}], [20, {"accuracy": 95.0}]],
+        },
+    )
     write_record(results, task="cola", tag="lora-r1", seed=1, best=60.0, trainable=165888, hours=0.5)
     out_a, out_b = tmp_path / "a", tmp_path / "b"
     written = render(results, out_a)
@@ -189,7 +248,14 @@ def test_render_outputs_are_deterministic_and_atomic(results, tmp_path):
     rows = csv_rows(out_a / "tables" / "table4.csv")
     rte = next(r for r in rows if r["method_tag"] == "dcft-d8-s8" and r["column"] == "RTE")
     assert (rte["value"], rte["std"], rte["n"], rte["lr"], rte["lrs"], rte["paper"], rte["diff"]) == (
-        "88.5000", "0.7071", "2", "0.0012", "0.0005;0.0012", "88.4500", "0.0500")
+        "88.5000",
+        "0.7071",
+        "2",
+        "0.0012",
+        "0.0005;0.0012",
+        "88.4500",
+        "0.0500",
+    )
     readme = (out_a / "tables" / "README.md").read_text()
     assert "Reporting rule: **best**" in readme and "| 4 | DCFT kernel size d" in readme
 
@@ -204,9 +270,18 @@ def test_cli_model_option_labels_runs_and_paper(tmp_path):
     results = tmp_path / "results"
     write_record(results, model="minilm", task="rte", seed=3, best=60.0, trainable=4000)
     write_record(results, model="minilm", task="rte", tag="adalora", seed=3, best=61.0)
-    cmd = [sys.executable, str(ROOT / "scripts" / "tables.py"), "--results-dir", str(results), "--out",
-           str(tmp_path / "out"), "--model", "minilm", "--rule", "best", "--agg", "median"]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    main = runpy.run_path(str(ROOT / "scripts" / "tables.py"))["main"]  # the CLI, in-process
+    argv = [
+        "--results-dir",
+        str(results),
+        "--out",
+        str(tmp_path / "out"),
+        "--model",
+        "minilm",
+        "--agg",
+        "median",
+    ]
+    assert main(argv) == 0
     md = (tmp_path / "out" / "tables" / "table4.md").read_text()
     assert "## runs: minilm; paper: deberta-v3-base" in md and "aggregation: median" in md
     assert "| DCFT (d=8) | 0.004M / 0.024M |" in md and "60.00 (n=1) / 88.45 (-28.45)" in md
@@ -222,8 +297,11 @@ def test_results_package_never_imports_torch():
     files = sorted((ROOT / "dcft" / "results").glob("*.py")) + [ROOT / "scripts" / "tables.py"]
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
                 assert not name.startswith("torch"), f"{path.name} imports {name}"
                 assert not name.startswith("dcft.") or name.startswith("dcft.results"), f"{path.name}: {name}"
@@ -233,7 +311,32 @@ def test_results_import_without_torch():
     """Runtime: importing dcft.results with torch made unimportable."""
     code = "import sys; sys.modules['torch'] = None; import dcft.results; print('ok')"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode and 'dcft/__init__.py' in proc.stderr and "dcft/results" not in proc.stderr:
-        pytest.skip("dcft/__init__.py imports torch eagerly; dcft.results itself is torch-free (make the "
-                    "package __init__ lazy so `import dcft.results` works without torch)")
+    if proc.returncode and "dcft/__init__.py" in proc.stderr and "dcft/results" not in proc.stderr:
+        pytest.skip(
+            "dcft/__init__.py imports torch eagerly; dcft.results itself is torch-free (make the "
+            "package __init__ lazy so `import dcft.results` works without torch)"
+        )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_layouts_cover_every_paper_number():
+    """Each layout row/column finds its paper value, and every paper number lands in some layout cell."""
+    paper = load_paper()
+    used = set()
+    for layout in LAYOUTS:
+        for model in layout.models:
+            for method in layout.methods:
+                for col in layout.columns():
+                    where = (layout.number, model, method.paper, col.task, col.paper_metric)
+                    if paper.value(*where, index=col.paper_index) is not None:
+                        used.add(where)
+    rows = {(r.table, r.model, r.method, r.task, r.metric) for r in paper.rows}
+    assert rows == used, sorted(rows ^ used)
+
+
+def test_nan_metric_is_never_a_number(tmp_path):
+    path = write_record(tmp_path, task="rte", best=88.0)
+    path.write_text(path.read_text().replace("88.0", "NaN"))
+    t4 = table(load_records(tmp_path), 4)
+    assert cell(t4, "DCFT (d=8)", "RTE").status == "no metric"
+    assert "| no metric / 88.45 |" in to_markdown(t4) and "finished runs have no `accuracy`" in t4.problems[0]

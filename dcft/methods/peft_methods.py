@@ -132,7 +132,12 @@ def apply_adalora(model: nn.Module, cfg: AdaLoraSettings, total_step: int) -> Ad
 
 
 def _rank_pattern(peft_model) -> dict[str, int]:
-    """Current rank per adapted layer (non-zero singular-value entries of lora_E)."""
+    """Rank per adapted layer: PEFT's final rank_pattern once the budget is fixed, else the live mask
+    (pruned singular values are zeroed in lora_E at every reallocation)."""
+    pattern = peft_model.peft_config["default"].rank_pattern
+    if pattern:
+        return {name.removeprefix("base_model.model."): int(sum(bool(b) for b in mask))
+                for name, mask in pattern.items()}
     ranks = {}
     for name, module in peft_model.named_modules():
         lora_e = getattr(module, "lora_E", None)

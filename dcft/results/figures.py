@@ -22,10 +22,19 @@ FIGURE_NOTES = {
 }
 COLORS = ("#1f77b4", "#ff7f0e")
 RC = {
-    "font.family": "DejaVu Sans", "font.size": 9.0, "axes.titlesize": 10.0, "axes.labelsize": 9.0,
-    "legend.fontsize": 8.0, "figure.dpi": 100.0, "savefig.dpi": 150.0, "svg.hashsalt": "dcft",
-    "pdf.fonttype": 42, "path.simplify": True, "axes.grid": True, "grid.alpha": 0.3,
-}  # fmt: skip
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "legend.fontsize": 8.0,
+    "figure.dpi": 100.0,
+    "savefig.dpi": 150.0,
+    "svg.hashsalt": "dcft",
+    "pdf.fonttype": 42,
+    "path.simplify": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
@@ -39,8 +48,17 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
 
 
 def _no_runs(ax, what: str) -> None:
-    ax.text(0.5, 0.5, f"no runs\n{what}", ha="center", va="center", transform=ax.transAxes, color="0.4",
-            fontsize=8, wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        f"no runs\n{what}",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="0.4",
+        fontsize=8,
+        wrap=True,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -91,7 +109,9 @@ def _sst2_curves(index: RecordIndex, model: str, rule: str, agg: str):
             for ax, points in ((acc_ax, evals), (loss_ax, losses)):
                 if points:
                     drawn = True
-                    ax.plot(*zip(*sorted(points), strict=True), color=COLORS[i], lw=1.0, alpha=0.85, label=label)
+                    ax.plot(
+                        *zip(*sorted(points), strict=True), color=COLORS[i], lw=1.0, alpha=0.85, label=label
+                    )
     acc_ax.set_title(f"SST-2 dev accuracy (runs: {model})")
     loss_ax.set_title(f"SST-2 training loss (runs: {model})")
     if not drawn:
@@ -110,8 +130,9 @@ def _sst2_curves(index: RecordIndex, model: str, rule: str, agg: str):
     return fig
 
 
-def write_figures(index: RecordIndex, out_dir: str | Path, rule: str = "best", agg: str = "mean",
-                  model: str | None = None) -> list[Path]:
+def write_figures(
+    index: RecordIndex, out_dir: str | Path, rule: str = "best", agg: str = "mean", model: str | None = None
+) -> list[Path]:
     """Write fig2_training_time.{png,pdf} and fig3_sst2_curves.{png,pdf}; return the paths."""
     import matplotlib
 

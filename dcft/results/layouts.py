@@ -14,12 +14,22 @@ from typing import Any
 
 from dcft.results.paper import PaperValues, load_paper
 from dcft.results.records import (
-    AGGREGATIONS, FINISHED, RULES, Record, RecordIndex, Selection, Stat, Warn, warn_stderr,
-)  # fmt: skip
+    AGGREGATIONS,
+    FINISHED,
+    RULES,
+    Record,
+    RecordIndex,
+    Selection,
+    Stat,
+    Warn,
+    most_common,
+    warn_stderr,
+)
 
 PAPER_SEED = 6  # the authors' launch scripts use seed 6 everywhere
 DASH = "—"
 CountParams = Callable[[str, dict], int]  # (model, method settings) -> trainable parameters, head excluded
+CachedCount = Callable[[str, dict], "int | None"]  # CountParams, cached; None where it failed
 RULE_TEXT = {"best": "best dev step of each run, the paper's rule", "final": "last evaluation of each run"}
 
 
@@ -67,24 +77,34 @@ class Layout:
         if self.avg:
             cols.append(Column("avg", "avg", "Avg", "avg", kind="avg"))
         if self.hours:
-            cols += [Column(t, "train_hours", f"{TASK_LABEL[t]} h", "train_hours", kind="hours") for t in self.tasks]
+            cols += [
+                Column(t, "train_hours", f"{TASK_LABEL[t]} h", "train_hours", kind="hours")
+                for t in self.tasks
+            ]
             if self.avg:
                 cols.append(Column("avg", "avg", "Avg h", "train_hours", kind="avg_hours"))
         return cols
 
 
+# fmt: off
 TASK_LABEL = {
     "cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B", "mnli": "MNLI",
     "qnli": "QNLI", "rte": "RTE", "squad": "SQuAD v1.1", "squad_v2": "SQuAD v2.0",
-}  # fmt: skip
+}
+# fmt: on
 
 
 def _one(task: str, key: str, paper_metric: str) -> tuple[Column, ...]:
     return (Column(task, key, TASK_LABEL[task], paper_metric),)
 
 
-def _pair(task: str, keys: tuple[str, str], suffixes: tuple[str, str], paper_metric: str) -> tuple[Column, ...]:
-    return tuple(Column(task, k, f"{TASK_LABEL[task]} {s}", paper_metric, i) for i, (k, s) in enumerate(zip(keys, suffixes)))
+def _pair(
+    task: str, keys: tuple[str, str], suffixes: tuple[str, str], paper_metric: str
+) -> tuple[Column, ...]:
+    return tuple(
+        Column(task, k, f"{TASK_LABEL[task]} {s}", paper_metric, i)
+        for i, (k, s) in enumerate(zip(keys, suffixes, strict=True))
+    )
 
 
 # Record metric keys per task (trainer's names; MNLI has two eval splits, so its keys carry the split).
@@ -94,7 +114,9 @@ TASK_COLUMNS: dict[str, tuple[Column, ...]] = {
     "mrpc": _one("mrpc", "accuracy", "acc"),
     "qqp": _one("qqp", "accuracy", "acc"),
     "stsb": _one("stsb", "pearson", "pearson"),
-    "mnli": _pair("mnli", ("validation_matched_accuracy", "validation_mismatched_accuracy"), ("m", "mm"), "acc_m/acc_mm"),
+    "mnli": _pair(
+        "mnli", ("validation_matched_accuracy", "validation_mismatched_accuracy"), ("m", "mm"), "acc_m/acc_mm"
+    ),
     "qnli": _one("qnli", "accuracy", "acc"),
     "rte": _one("rte", "accuracy", "acc"),
     "squad": _pair("squad", ("exact_match", "f1"), ("EM", "F1"), "em/f1"),
@@ -102,9 +124,10 @@ TASK_COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 # The metric that picks the winning lr of a cell (the trainer's main metric for the task).
-SELECT_KEY = {
-    "cola": "mcc", "stsb": "pearson", "mnli": "validation_matched_accuracy", "squad": "f1", "squad_v2": "f1",
-}  # fmt: skip
+# fmt: off
+SELECT_KEY = {"cola": "mcc", "stsb": "pearson", "mnli": "validation_matched_accuracy",
+              "squad": "f1", "squad_v2": "f1"}
+# fmt: on
 
 
 def select_key(task: str) -> str:
@@ -120,10 +143,13 @@ def _unrunnable(label: str, paper: str) -> Method:
 
 
 def dcft(label: str, paper: str, kernel: int, stride: int | None = None, targets: str = "all") -> Method:
-    """DCFT row: tag `dcft-d{d}-s{s}[-{targets}]`, overrides `method=dcft kernel=d stride=s [method.targets=t]`."""
+    """DCFT row: tag `dcft-d{d}-s{s}[-{targets}]` (as dcft.methods.dcft.tag_for), overrides
+    `method=dcft kernel=d stride=s [method.targets=t]`."""
     stride = kernel if stride is None else stride
     tag = f"dcft-d{kernel}-s{stride}" + ("" if targets == "all" else f"-{targets}")
-    overrides = f"method=dcft kernel={kernel} stride={stride}" + ("" if targets == "all" else f" method.targets={targets}")
+    overrides = f"method=dcft kernel={kernel} stride={stride}" + (
+        "" if targets == "all" else f" method.targets={targets}"
+    )
     settings = {"method": "dcft", "kernel": kernel, "stride": stride, "rank": 1, "targets": targets}
     return Method(label, paper, tag, overrides, settings)
 
@@ -134,36 +160,41 @@ HADAPTER = _unrunnable("HAdapter", "hadapter")
 PADAPTER = _unrunnable("PAdapter", "padapter")
 # The paper compares DCFT with rank-one LoRA on DeBERTaV3-base (0.17M = r=1 on all six matrices). The
 # RoBERTa-large / DeBERTaV2-xxl LoRA numbers are copied from other papers (r=8 on Q,V); we still run r=1.
-LORA = _simple("LoRA (r=1)", "lora", "lora", tag="lora-r1", rank=1)
+LORA = _simple("LoRA (r=1)", "lora", "lora", tag="lora-r1", r=1)
 SORA = _unrunnable("SoRA", "sora")
-LORA_FA = _simple("LoRA-FA", "lora-fa", "lora_fa")
+LORA_FA = _simple("LoRA-FA (r=1)", "lora-fa", "lora_fa", tag="lora_fa-r1", r=1)  # conf/method/lora_fa.yaml
 DCFT_EFFICIENT = dcft("DCFT∆ (d=8, most efficient)", "dcft-efficient(d=8)", 8)
 DCFT_BEST = dcft("DCFT† (d=2, best)", "dcft-best(d=2)", 2)
 
 GLUE = ("cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte")
 
+# fmt: off
 LAYOUTS: tuple[Layout, ...] = (
     Layout(1, "GLUE dev results of DCFT and baselines", ("deberta-v3-base", "roberta-large"), GLUE,
            (FULL, BITFIT, HADAPTER, PADAPTER, LORA, SORA, LORA_FA, DCFT_EFFICIENT, DCFT_BEST), avg=True),
-    Layout(2, "DeBERTaV2-xxlarge on four GLUE tasks", ("deberta-v2-xxlarge",), ("cola", "sst2", "stsb", "qnli"),
-           (FULL, LORA, DCFT_EFFICIENT)),
+    Layout(2, "DeBERTaV2-xxlarge on four GLUE tasks", ("deberta-v2-xxlarge",),
+           ("cola", "sst2", "stsb", "qnli"), (FULL, LORA, DCFT_EFFICIENT)),
     # The paper does not state d for SQuAD; its 0.04% of 184M (~75K) only fits d=2 (83,232 parameters).
     Layout(3, "SQuAD v1.1 / v2.0 dev EM and F1", ("deberta-v3-base",), ("squad", "squad_v2"),
            (FULL, HADAPTER, PADAPTER, LORA, dcft("DCFT (d=2)", "dcft", 2)), param_unit="%"),
     Layout(4, "DCFT kernel size d: dev metric and training time", ("deberta-v3-base",),
            ("sst2", "cola", "qnli", "rte", "mrpc", "stsb"),
-           (FULL, *(dcft(f"DCFT (d={d})", f"dcft(d={d})", d) for d in (2, 4, 6, 8, 12))), hours=True, avg=True),
+           (FULL, *(dcft(f"DCFT (d={d})", f"dcft(d={d})", d) for d in (2, 4, 6, 8, 12))),
+           hours=True, avg=True),
     Layout(5, "DCFT stride s at d=8: dev metric and training time", ("deberta-v3-base",),
            ("cola", "mrpc", "stsb", "rte"),
-           tuple(dcft(f"DCFT (d=8, s={s})", f"dcft(d=8,s={s})", 8, s) for s in (1, 2, 4, 8)), hours=True,
-           param_unit="K"),
+           tuple(dcft(f"DCFT (d=8, s={s})", f"dcft(d=8,s={s})", 8, s) for s in (1, 2, 4, 8)),
+           hours=True, param_unit="K"),
     Layout(6, "Which matrices DCFT adapts (d=8)", ("deberta-v3-base",), ("cola", "mrpc", "stsb", "rte"),
-           (dcft("DCFT (Q,K)", "dcft(Q,K)", 8, targets="qk"), dcft("DCFT (Q,V)", "dcft(Q,V)", 8, targets="qv"),
+           (dcft("DCFT (Q,K)", "dcft(Q,K)", 8, targets="qk"),
+            dcft("DCFT (Q,V)", "dcft(Q,V)", 8, targets="qv"),
             dcft("DCFT (Q,K,V)", "dcft(Q,K,V)", 8, targets="qkv"),
             # The paper's "O" matched both output projections (attention and FFN output), see SPEC §3.
             dcft("DCFT (Q,K,V,O)", "dcft(Q,K,V,O)", 8, targets="qkvo_paper"),
-            dcft("DCFT (ALL)", "dcft(ALL)", 8)), param_unit="K"),
-)  # fmt: skip
+            dcft("DCFT (ALL)", "dcft(ALL)", 8)),
+           param_unit="K"),
+)
+# fmt: on
 
 # Figures 2 and 3 compare these two rows.
 FIGURE_METHODS = (dcft("DCFT (d=8)", "dcft(d=8)", 8), LORA)
@@ -228,9 +259,11 @@ class Table:
     @property
     def caption(self) -> str:
         blocks = " | ".join(b.label for b in self.blocks)
-        return (f"Table {self.layout.number}: {self.layout.title} ({blocks}). Reporting rule: {self.rule} "
-                f"({RULE_TEXT[self.rule]}); aggregation: {self.agg} ± sample std over seeds, at the best "
-                f"learning rate per cell. Each cell: ours / paper (ours − paper).")  # fmt: skip
+        return (
+            f"Table {self.layout.number}: {self.layout.title} ({blocks}). Reporting rule: {self.rule} "
+            f"({RULE_TEXT[self.rule]}); aggregation: {self.agg} ± sample std over seeds, at the best "
+            f"learning rate per cell. Each cell: ours / paper (ours − paper)."
+        )
 
     def counts(self) -> Counter:
         """Run cells (block x runnable row x task) by selection status."""
@@ -251,21 +284,18 @@ def format_params(n: int | None, unit: str, total: int | None = None) -> str:
     return f"{mega:.0f}M" if mega >= 100 else f"{mega:.1f}M" if mega >= 1 else f"{mega:.3f}M"
 
 
-def _row_params(method: Method, model: str, sels: Iterable[Selection], unit: str,
-                count: Callable[[str, dict], int | None] | None) -> str:
+def _row_params(
+    method: Method, model: str, sels: list[Selection], unit: str, count: CachedCount | None
+) -> str:
     """The row's #Params: from the `count_params` hook when given (and it works), else the records."""
-    sels = list(sels)
-    counts = Counter(s.params for s in sels if s.params is not None)
-    totals = Counter(s.total for s in sels if s.total is not None)
-    n = min(counts, key=lambda v: (-counts[v], v)) if counts else None
-    total = min(totals, key=lambda v: (-totals[v], v)) if totals else None
+    n, total = most_common(s.params for s in sels), most_common(s.total for s in sels)
     if count is not None and method.tag is not None:
         counted = count(model, dict(method.settings))
         n = n if counted is None else counted
     return format_params(n, unit, total)
 
 
-def _cached(count_params: CountParams, warn: Warn) -> Callable[[str, dict], int | None]:
+def _cached(count_params: CountParams, warn: Warn) -> CachedCount:
     """Call the hook once per (model, settings); a failure warns once and falls back to the records."""
     memo: dict[tuple, int | None] = {}
 
@@ -275,8 +305,10 @@ def _cached(count_params: CountParams, warn: Warn) -> Callable[[str, dict], int 
             try:
                 memo[key] = int(count_params(model, settings))
             except Exception as err:  # a counting bug must not cost the whole table: say so, use the records
-                warn(f"warning: count_params({model!r}, {settings}) failed ({type(err).__name__}: {err}); "
-                     "#Params taken from the records")
+                warn(
+                    f"warning: count_params({model!r}, {settings}) failed ({type(err).__name__}: {err}); "
+                    "#Params taken from the records"
+                )
                 memo[key] = None
         return memo[key]
 
@@ -304,39 +336,63 @@ def _average(column: Column, cells: list[Cell], tasks: tuple[str, ...]) -> Cell:
     return Cell(column, "ok", Stat(sum(per_task) / len(per_task), None, len(per_task)))
 
 
-def build_tables(records: Iterable[Record], rule: str = "best", agg: str = "mean", model: str | None = None,
-                 count_params: CountParams | None = None, paper: PaperValues | None = None,
-                 warn: Warn | None = None, layouts: Iterable[Layout] = LAYOUTS) -> list[Table]:
+def _row(
+    layout: Layout,
+    method: Method,
+    runs_model: str,
+    paper_model: str,
+    index: RecordIndex,
+    paper: PaperValues,
+    rule: str,
+    agg: str,
+    count: CachedCount | None,
+) -> Row:
+    sels = {}
+    if method.tag is not None:
+        sels = {t: index.select(runs_model, t, method.tag, select_key(t), rule, agg) for t in layout.tasks}
+    cells: list[Cell] = []
+    for col in layout.columns():
+        cell = (
+            _average(col, cells, layout.tasks)
+            if col.task == "avg"
+            else _cell(col, sels.get(col.task), rule, agg)
+        )
+        where = (layout.number, paper_model, method.paper, col.task, col.paper_metric)
+        cell.paper = paper.value(*where, index=col.paper_index)
+        cells.append(cell)
+    params = _row_params(method, runs_model, list(sels.values()), layout.param_unit, count)
+    return Row(method, params, paper.params(layout.number, paper_model, method.paper) or DASH, cells, sels)
+
+
+def build_tables(
+    records: Iterable[Record],
+    rule: str = "best",
+    agg: str = "mean",
+    model: str | None = None,
+    count_params: CountParams | None = None,
+    paper: PaperValues | None = None,
+    warn: Warn | None = None,
+    layouts: Iterable[Layout] = LAYOUTS,
+) -> list[Table]:
     """Lay the records out in the paper's tables. `model` puts that model's runs into every layout
     (against the layout's first paper model); default: each block's own paper model."""
     if rule not in RULES or agg not in AGGREGATIONS:
         raise ValueError(f"rule={rule!r} agg={agg!r}: choose rule from {RULES} and agg from {AGGREGATIONS}")
-    warn = warn or warn_stderr
     paper = paper or load_paper()
-    count = _cached(count_params, warn) if count_params else None
+    count = _cached(count_params, warn or warn_stderr) if count_params else None
     index = records if isinstance(records, RecordIndex) else RecordIndex(records)
     tables = []
     for layout in layouts:
-        pairs = [(model, layout.models[0])] if model else [(m, m) for m in layout.models]
         table = Table(layout, rule, agg, [])
+        pairs = [(model, layout.models[0])] if model else [(m, m) for m in layout.models]
         for runs_model, paper_model in pairs:
-            seeds = index.seeds(runs_model)
-            rows = []
-            for method in layout.methods:
-                sels = {} if method.tag is None else {
-                    t: index.select(runs_model, t, method.tag, select_key(t), rule, agg) for t in layout.tasks}
-                cells = []
-                for column in layout.columns():
-                    cell = (_average(column, cells, layout.tasks) if column.task == "avg"
-                            else _cell(column, sels.get(column.task), rule, agg))
-                    cell.paper = paper.value(layout.number, paper_model, method.paper, column.task,
-                                             column.paper_metric, column.paper_index)
-                    cells.append(cell)
-                params = _row_params(method, runs_model, sels.values(), layout.param_unit, count)
-                rows.append(Row(method, params, paper.params(layout.number, paper_model, method.paper) or DASH,
-                                cells, sels))
-                for task, sel in sels.items():
-                    _notes(table, method, sel, task, rule, seeds)
+            rows = [
+                _row(layout, m, runs_model, paper_model, index, paper, rule, agg, count)
+                for m in layout.methods
+            ]
+            for row in rows:
+                for task, sel in row.selections.items():
+                    _notes(table, row.method, sel, task, rule, index.seeds(runs_model))
             table.blocks.append(Block(runs_model, paper_model, rows))
         tables.append(table)
     return tables
@@ -354,5 +410,7 @@ def _notes(table: Table, method: Method, sel: Selection, task: str, rule: str, s
         error = str(run.get("error") or "").strip().splitlines()
         reason = f": {error[0][:120]}" if error else ""
         rerun = f"; rerun: `{run['command']}`" if run.get("command") else ""
-        table.problems.append(f"{where}: {run['status']} at lr {run['lr']:g} seed {run['seed']}"
-                              f" (`{run.get('_path', '')}`){reason}{rerun}")
+        table.problems.append(
+            f"{where}: {run['status']} at lr {run['lr']:g} seed {run['seed']}"
+            f" (`{run.get('_path', '')}`){reason}{rerun}"
+        )

@@ -50,7 +50,9 @@ class PaperValues:
             if row.params and (row.table, row.model, row.method) not in self._params:
                 self._params[(row.table, row.model, row.method)] = row.params
 
-    def value(self, table: int, model: str, method: str, task: str, metric: str, index: int = 0) -> float | None:
+    def value(
+        self, table: int, model: str, method: str, task: str, metric: str, index: int = 0
+    ) -> float | None:
         """The number the paper printed, or None if it printed none there."""
         row = self._by_key.get((table, model, method, task, metric))
         if row is None:

@@ -8,6 +8,7 @@ as running. No torch here: this module must import in milliseconds.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -72,13 +73,20 @@ def metric(record: Record, key: str, rule: str) -> float | None:
     """The record's value of `key` under the reporting rule (`best` or `final` step), or None."""
     if rule not in RULES:
         raise ValueError(f"rule={rule!r}: choose one of {', '.join(RULES)}")
-    value = ((record.get(rule) or {}).get("metrics") or {}).get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return _number(((record.get(rule) or {}).get("metrics") or {}).get(key))
 
 
 def hours(record: Record) -> float | None:
-    value = record.get("train_time_s")
-    return float(value) / 3600.0 if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """Training time in hours (from `train_time_s`), or None."""
+    seconds = _number(record.get("train_time_s"))
+    return None if seconds is None else seconds / 3600.0
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (NaN/inf, null, strings and booleans never reach a table)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,8 @@ class Selection:
         return aggregate([h for r in self.runs if (h := hours(r)) is not None], agg)
 
 
-def _mode(values: Iterable[Any]) -> Any:
+def most_common(values: Iterable[Any]) -> int | None:
+    """The most frequent integer (ties: the smallest), ignoring non-integers; None if there is none."""
     counts = Counter(v for v in values if isinstance(v, int) and not isinstance(v, bool))
     return min(counts, key=lambda v: (-counts[v], v)) if counts else None
 
@@ -159,8 +168,8 @@ class RecordIndex:
         by_seed = lambda rs: tuple(sorted(rs, key=lambda r: (r["seed"], r["lr"], r.get("_path", ""))))
         failed = by_seed(r for r in group if r["status"] in FAILED_STATUSES)
         running = by_seed(r for r in group if r["status"] == RUNNING)
-        params = _mode((r.get("params") or {}).get("trainable") for r in group)
-        total = _mode((r.get("params") or {}).get("total") for r in group)
+        params = most_common((r.get("params") or {}).get("trainable") for r in group)
+        total = most_common((r.get("params") or {}).get("total") for r in group)
         extra = dict(failed=failed, running=running, params=params, total=total)
         finished = [r for r in group if r["status"] == FINISHED]
         if not finished:

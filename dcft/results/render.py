@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from dcft.results.layouts import DASH, LAYOUTS, RULE_TEXT, Cell, CountParams, Table, build_tables
+from dcft.results.layouts import DASH, RULE_TEXT, Cell, CountParams, Table, build_tables
 from dcft.results.records import RecordIndex, Warn, atomic_write, load_records
 
 
@@ -26,13 +26,15 @@ def fmt_diff(x: float) -> str:
 
 
 def _ours_parts(cell: Cell) -> tuple[str, str, str]:
-    """(value, "± std" part, "n=.." note) of a finished cell; ("failed (2)" | "running" | "—", "", "") else."""
+    """(value, std, "n=.." note) of a finished cell, else ("failed (2)" | "running" | "—", "", "")."""
     sel = cell.selection
     if cell.status == "ok":
         std = "" if cell.ours.std is None else fmt(cell.ours.std)
         if cell.column.task == "avg":
             return fmt(cell.ours.value), std, ""
-        extra = "".join(f"; {len(rs)} {what}" for rs, what in ((sel.failed, "failed"), (sel.running, "running")) if rs)
+        extra = "".join(
+            f"; {len(rs)} {what}" for rs, what in ((sel.failed, "failed"), (sel.running, "running")) if rs
+        )
         return fmt(cell.ours.value), std, f"n={cell.ours.n}{extra}"
     if cell.status == "failed":
         return f"failed ({len(sel.failed)})", "", ""
@@ -61,11 +63,17 @@ def to_markdown(table: Table) -> str:
     for block in table.blocks:
         lines += [f"## {block.label}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in block.rows:
-            cells = [row.method.label, f"{row.params} / {row.params_paper}"] + [cell_text(c) for c in row.cells]
+            cells = [row.method.label, f"{row.params} / {row.params_paper}"] + [
+                cell_text(c) for c in row.cells
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["Cells: ours (mean or median ± sample std, n = seeds) / paper (ours − paper). "
-              "#Params: ours / paper, binary units (K = 1024, M = 2^20). — = no run yet.", ""]
+    lines += [
+        "Cells: ours (mean or median ± sample std, n = seeds) / paper (ours − paper). "
+        "#Params: ours / paper; ours in binary units (K = 1024, M = 2^20) as the paper prints DCFT "
+        "(SPEC §3; its Full FT and LoRA counts are decimal). — = no run yet.",
+        "",
+    ]
     if table.lr_notes:
         lines += ["## Learning rate picked per cell", ""] + [f"- {n}" for n in table.lr_notes] + [""]
     if table.problems:
@@ -75,9 +83,11 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines)
 
 
-CSV_FIELDS = ["table", "runs_model", "paper_model", "method", "method_tag", "task", "column", "metric", "rule",
-              "agg", "status", "value", "std", "n", "lr", "lrs", "n_failed", "n_running", "paper", "diff",
-              "params", "params_paper", "text"]  # fmt: skip
+# fmt: off
+CSV_FIELDS = ["table", "runs_model", "paper_model", "method", "method_tag", "task", "column", "metric",
+              "rule", "agg", "status", "value", "std", "n", "lr", "lrs", "n_failed", "n_running", "paper",
+              "diff", "params", "params_paper", "text"]
+# fmt: on
 
 
 def to_csv(table: Table) -> str:
@@ -90,23 +100,28 @@ def to_csv(table: Table) -> str:
         for row in block.rows:
             for cell in row.cells:
                 sel, ours = cell.selection, cell.ours
+                # fmt: off
                 writer.writerow({
-                    "table": table.layout.number, "runs_model": block.runs_model, "paper_model": block.paper_model,
-                    "method": row.method.label, "method_tag": row.method.tag or "", "task": cell.column.task,
-                    "column": cell.column.label, "metric": cell.column.key, "rule": table.rule, "agg": table.agg,
+                    "table": table.layout.number, "runs_model": block.runs_model,
+                    "paper_model": block.paper_model, "method": row.method.label,
+                    "method_tag": row.method.tag or "", "task": cell.column.task, "column": cell.column.label,
+                    "metric": cell.column.key, "rule": table.rule, "agg": table.agg,
                     "status": cell.status, "value": num(ours and ours.value), "std": num(ours and ours.std),
                     "n": ours.n if ours else "", "lr": "" if not sel or sel.lr is None else f"{sel.lr:g}",
                     "lrs": ";".join(f"{x:g}" for x in sel.lrs) if sel else "",
                     "n_failed": len(sel.failed) if sel else "", "n_running": len(sel.running) if sel else "",
                     "paper": num(cell.paper), "diff": num(cell.diff), "params": row.params,
                     "params_paper": row.params_paper, "text": cell_text(cell),
-                })  # fmt: skip
+                })
+                # fmt: on
     return out.getvalue()
 
 
+# fmt: off
 TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "—": "---", "−": "$-$", "±": r"$\pm$",
-       "∆": r"$\Delta$", "†": r"$\dagger$"}  # fmt: skip
+       "∆": r"$\Delta$", "†": r"$\dagger$"}
+# fmt: on
 
 
 def tex_escape(text: str) -> str:
@@ -135,19 +150,28 @@ def _tex_cell(cell: Cell, best: str | None) -> str:
 def to_latex(table: Table) -> str:
     """A booktabs table; the best value of each column (per model block) in bold."""
     header = _header(table)
-    lines = ["% Generated by scripts/tables.py from the run records; do not edit. Needs booktabs, graphicx.",
-             r"\begin{table*}[t]", r"\centering", rf"\caption{{{tex_escape(table.caption)}}}",
-             rf"\label{{tab:dcft-table{table.layout.number}}}", r"\resizebox{\textwidth}{!}{%",
-             rf"\begin{{tabular}}{{ll{'c' * (len(header) - 2)}}}", r"\toprule",
-             " & ".join(tex_escape(h) for h in header) + r" \\"]  # fmt: skip
+    lines = [
+        "% Generated by scripts/tables.py from the run records; do not edit. Needs booktabs, graphicx.",
+        r"\begin{table*}[t]",
+        r"\centering",
+        rf"\caption{{{tex_escape(table.caption)}}}",
+        rf"\label{{tab:dcft-table{table.layout.number}}}",
+        r"\resizebox{\textwidth}{!}{%",
+        rf"\begin{{tabular}}{{ll{'c' * (len(header) - 2)}}}",
+        r"\toprule",
+        " & ".join(tex_escape(h) for h in header) + r" \\",
+    ]
     for block in table.blocks:
-        lines += [r"\midrule", rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{tex_escape(block.label)}}}}} \\",
-                  r"\midrule"]
-        columns = list(zip(*(row.cells for row in block.rows)))
+        lines += [
+            r"\midrule",
+            rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{tex_escape(block.label)}}}}} \\",
+            r"\midrule",
+        ]
+        columns = list(zip(*(row.cells for row in block.rows), strict=True))
         bests = [_best(list(col)) for col in columns]
         for row in block.rows:
             cells = [tex_escape(row.method.label), tex_escape(f"{row.params} / {row.params_paper}")]
-            cells += [_tex_cell(c, b) for c, b in zip(row.cells, bests)]
+            cells += [_tex_cell(c, b) for c, b in zip(row.cells, bests, strict=True)]
             lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}", ""]
     return "\n".join(lines)
@@ -156,37 +180,58 @@ def to_latex(table: Table) -> str:
 def to_index(tables: list[Table], options: str, outside: list[str], figures: list[str]) -> str:
     """`tables/README.md`: what each table is, the rule, what is filled and what is missing."""
     rule, agg = tables[0].rule, tables[0].agg
-    lines = ["# Paper tables regenerated from our run records", "",
-             f"Generated by `python scripts/tables.py{options}` from `runs/**/*.json`; do not edit by hand.", "",
-             f"- Reporting rule: **{rule}** ({RULE_TEXT[rule]}).",
-             f"- Aggregation: **{agg}** ± sample std over seeds; where several learning rates were run, the lr "
-             "with the best aggregated score is reported (named in each table's notes and the csv `lr` column).",
-             "- Each cell: ours / paper (ours − paper). `—`: no run yet; `failed (n)`: only failed/diverged/"
-             "preempted runs; `running`: only unfinished runs.", "",
-             "| Table | What | Runs / paper model | Filled | Missing | Failed | Running | Files |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# Paper tables regenerated from our run records",
+        "",
+        f"Generated by `python scripts/tables.py{options}` from `runs/**/*.json`; do not edit by hand.",
+        "",
+        f"- Reporting rule: **{rule}** ({RULE_TEXT[rule]}).",
+        f"- Aggregation: **{agg}** ± sample std over seeds; where several learning rates were run, the lr "
+        "with the best aggregated score is reported (named in each table's notes and the csv `lr` column).",
+        "- Each cell: ours / paper (ours − paper). `—`: no run yet; `failed (n)`: only failed/diverged/"
+        "preempted runs; `running`: only unfinished runs.",
+        "",
+        "| Table | What | Runs / paper model | Filled | Missing | Failed | Running | Files |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for t in tables:
         n = t.layout.number
         c = t.counts()
         files = f"[md](table{n}.md) [tex](table{n}.tex) [csv](table{n}.csv)"
         models = "<br>".join(b.label for b in t.blocks)
-        lines.append(f"| {n} | {t.layout.title} | {models} | {c['finished']}/{sum(c.values())} | "
-                     f"{c['missing']} | {c['failed']} | {c['running']} | {files} |")
+        lines.append(
+            f"| {n} | {t.layout.title} | {models} | {c['finished']}/{sum(c.values())} | "
+            f"{c['missing']} | {c['failed']} | {c['running']} | {files} |"
+        )
     commands = sum(len(t.commands) for t in tables)
-    lines += ["", "Cells count (model, task, method) combinations the harness can run; methods it cannot run "
-              "(HAdapter, PAdapter, SoRA) show the paper's value only.", "",
-              f"## Missing: {commands} run command(s)", "",
-              "Each table's `.md` ends with the exact commands that would fill its empty cells.", "",
-              "## Figures", ""] + [f"- {f}" for f in figures]
+    lines += [
+        "",
+        "Cells count (model, task, method) combinations the harness can run; methods it cannot run "
+        "(HAdapter, PAdapter, SoRA) show the paper's value only.",
+        "",
+        f"## Missing: {commands} run command(s)",
+        "",
+        "Each table's `.md` ends with the exact commands that would fill its empty cells.",
+        "",
+        "## Figures",
+        "",
+    ] + [f"- {f}" for f in figures]
     if outside:
         lines += ["", f"## Records not in any table ({len(outside)} model/task/method groups)", ""]
         lines += [f"- {o}" for o in outside]
     return "\n".join(lines) + "\n"
 
 
-def render(results_dir: str | Path, out_dir: str | Path, rule: str = "best", agg: str = "mean",
-           model: str | None = None, count_params: CountParams | None = None, warn: Warn | None = None,
-           figures: bool = True) -> list[Path]:
+def render(
+    results_dir: str | Path,
+    out_dir: str | Path,
+    rule: str = "best",
+    agg: str = "mean",
+    model: str | None = None,
+    count_params: CountParams | None = None,
+    warn: Warn | None = None,
+    figures: bool = True,
+) -> list[Path]:
     """Read `<results_dir>/runs`, write `<out_dir>/tables/*` and `<out_dir>/figures/*`; return the paths."""
     index = RecordIndex(load_records(results_dir, warn))
     tables = build_tables(index, rule, agg, model, count_params, warn=warn)
@@ -195,10 +240,20 @@ def render(results_dir: str | Path, out_dir: str | Path, rule: str = "best", agg
     for t in tables:
         for ext, text in (("md", to_markdown(t)), ("tex", to_latex(t)), ("csv", to_csv(t))):
             written.append(atomic_write(tables_dir / f"table{t.layout.number}.{ext}", text))
-    shown = {(b.runs_model, s.task, s.method_tag) for t in tables for b in t.blocks for r in b.rows
-             for s in r.selections.values()}
-    outside = sorted({f"{r['model']}/{r['task']}/{r['method_tag']}" for r in index.records
-                      if (r["model"], r["task"], r["method_tag"]) not in shown})
+    shown = {
+        (b.runs_model, s.task, s.method_tag)
+        for t in tables
+        for b in t.blocks
+        for r in b.rows
+        for s in r.selections.values()
+    }
+    outside = sorted(
+        {
+            f"{r['model']}/{r['task']}/{r['method_tag']}"
+            for r in index.records
+            if (r["model"], r["task"], r["method_tag"]) not in shown
+        }
+    )
     fig_notes = []
     if figures:
         from dcft.results.figures import FIGURE_NOTES, write_figures  # matplotlib: imported only when drawing

@@ -282,7 +282,16 @@ class SquadTask:
         null_score_diff_threshold: float = 0.0,
         **settings: Any,
     ) -> PreparedData:
-        """Train windows (with start/end positions) and one eval split ("validation")."""
+        """Train windows (with start/end positions) and one eval split ("validation").
+
+        max_train_samples cuts examples, then windows, as run_qa.py does; max_eval_samples cuts examples
+        only (run_qa.py also cuts eval windows, which leaves the last examples without any and scores them
+        as wrong).
+        """
+        for field_name in ("max_train_samples", "max_eval_samples"):
+            limit = getattr(options, field_name)
+            if limit is not None and limit < 1:
+                raise UserError(f"data.{field_name}={limit} must be a positive number of examples or null.")
         if settings:
             raise UserError(
                 f"unknown SQuAD settings {sorted(settings)}; the known ones are doc_stride, n_best_size, "
@@ -296,9 +305,12 @@ class SquadTask:
         max_length = min(max_length, tokenizer.model_max_length)
         if not 0 <= doc_stride < max_length:
             raise UserError(f"doc_stride={doc_stride} must be in [0, max_length={max_length}); lower it.")
-        post = PostprocessConfig(
-            self.version == "2.0", n_best_size, max_answer_length, null_score_diff_threshold
-        )
+        try:
+            post = PostprocessConfig(
+                self.version == "2.0", n_best_size, max_answer_length, float(null_score_diff_threshold)
+            )
+        except ValueError as e:
+            raise UserError(f"task settings: {e}") from e
 
         train_ex, eval_ex, source = load_raw(self.version, options)
         train_ex = _select(train_ex, options.max_train_samples)
@@ -307,23 +319,20 @@ class SquadTask:
             "format": _CACHE_FORMAT, "source": source, "tokenizer": _tokenizer_digest(tokenizer),
             "max_length": max_length, "doc_stride": doc_stride,
         }
-        fn_kwargs = {"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride}
 
-        def build(examples: datasets.Dataset, fn: Callable, split: str) -> datasets.Dataset:
-            return examples.map(
+        def features(examples: datasets.Dataset, fn: Callable, split: str, limit: int | None) -> Any:
+            split_key = {**key, "split": split, "limit": limit}
+            # an explicit fingerprint spares datasets hashing the tokenizer, and keys its map cache right
+            fingerprint = hashlib.sha256(json.dumps(split_key, sort_keys=True).encode()).hexdigest()[:20]
+            fn_kwargs = {"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride}
+            return _cached(options.cache_dir, split_key, lambda: examples.map(
                 fn, batched=True, remove_columns=examples.column_names, fn_kwargs=fn_kwargs,
-                new_fingerprint=f"{split}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}",
-                desc=f"Tokenising SQuAD {split}",
-            )
+                new_fingerprint=fingerprint, desc=f"Tokenising SQuAD {split}",
+            ))
 
-        train = _cached(
-            options.cache_dir, {**key, "split": "train", "limit": options.max_train_samples},
-            lambda: _select(build(train_ex, train_features, "train"), options.max_train_samples),
-        )
-        evals = _cached(
-            options.cache_dir, {**key, "split": "validation", "limit": options.max_eval_samples},
-            lambda: build(eval_ex, eval_features, "validation"),
-        )
+        train = features(train_ex, train_features, "train", options.max_train_samples)
+        train = _select(train, options.max_train_samples)  # windows, as run_qa.py
+        evals = features(eval_ex, eval_features, "validation", options.max_eval_samples)
         inputs = [c for c in tokenizer.model_input_names if c in evals.column_names]
         eval_set = EvalSet(
             name="validation",
@@ -341,11 +350,11 @@ class SquadTask:
         missing = [k for k in self.output_names if k not in outputs]
         if missing:
             raise ValueError(f"outputs lack {missing}; gather {self.output_names} from the QA model at eval.")
-        examples = eval_set.examples
-        ids, answers = list(examples["id"]), list(examples["answers"])
+        examples = eval_set.examples.select_columns(["id", "context", "answers"]).to_dict()  # one conversion
+        windows = extra.features.to_dict()
+        ids, answers = examples["id"], examples["answers"]
         preds = postprocess_qa_predictions(
-            ids, list(examples["context"]), list(extra.features["example_id"]),
-            list(extra.features["offset_mapping"]),
+            ids, examples["context"], windows["example_id"], windows["offset_mapping"],
             np.asarray(outputs["start_logits"], dtype=np.float32),
             np.asarray(outputs["end_logits"], dtype=np.float32),
             extra.post,

@@ -1,0 +1,153 @@
+"""apply_method: exactly the intended parameters train, for every method and architecture family."""
+
+import pytest
+import torch
+from conftest import tiny_model
+
+from dcft import DCFTLinear, apply_method, orthogonality_regularizer
+from dcft.adapters import load_adapter, save_adapter
+from dcft.methods import METHODS, head_parameter_names, method_settings
+from dcft.methods.targets import GROUP_SETS, parse_groups, resolve_targets
+
+FAMILIES = ["deberta-v2", "roberta", "bert"]
+HEAD_PREFIXES = {"deberta-v2": ("pooler.", "classifier."), "roberta": ("classifier.",), "bert": ("classifier.",)}
+
+# method -> (options, predicate over the trainable non-head parameter names)
+EXPECTED = {
+    "dcft": ({"kernel": 4}, lambda n: n.rsplit(".", 1)[-1] in ("dcft_A", "dcft_B", "dcft_C")),
+    "lora": ({}, lambda n: "lora_A" in n or "lora_B" in n),
+    "dora": ({}, lambda n: "lora_A" in n or "lora_B" in n or "lora_magnitude_vector" in n),
+    "lora_fa": ({}, lambda n: "lora_B" in n),
+    "adalora": ({"tinit": 2, "tfinal": 2}, lambda n: any(k in n for k in ("lora_A", "lora_B", "lora_E"))),
+    "ia3": ({}, lambda n: "ia3_l" in n),
+    "vera": ({"r": 8}, lambda n: "vera_lambda" in n),
+    "full": ({}, lambda n: True),
+    "bitfit": ({}, lambda n: n.endswith(".bias")),
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_exactly_adapter_and_head_train(family, method):
+    model = tiny_model(family)
+    head_names = head_parameter_names(model)
+    assert head_names and all(n.startswith(HEAD_PREFIXES[family]) for n in head_names)
+    options, is_adapter = EXPECTED[method]
+    adapted = apply_method(model, method, options, total_steps=20)
+    head_ids = adapted.head_ids
+    trained = [(n, p) for n, p in adapted.model.named_parameters() if p.requires_grad]
+    assert {id(p) for _, p in trained} >= head_ids, "the task head must train in every method"
+    adapter = [n for n, p in trained if id(p) not in head_ids]
+    assert adapter, f"{method} trains nothing besides the head"
+    assert all(is_adapter(n) for n in adapter), [n for n in adapter if not is_adapter(n)]
+    frozen = [n for n, p in adapted.model.named_parameters() if not p.requires_grad]
+    assert not any(is_adapter(n) for n in frozen) or method in ("lora_fa",), "an adapter tensor is frozen"
+    counts = adapted.counts()
+    assert counts["trainable_params"] == sum(p.numel() for _, p in trained if id(p) not in head_ids)
+    assert counts["head_params"] == sum(p.numel() for p in model.parameters() if id(p) in head_ids)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_targets_cover_six_groups_per_layer(family):
+    model = tiny_model(family)
+    chosen = resolve_targets(model, "all")
+    assert len(chosen) == 6 * 2  # six matrices in each of the two layers
+    assert sorted(set(chosen.values())) == sorted(parse_groups("all"))
+    paper = resolve_targets(model, "qkvo_paper")
+    assert sum(g == "FFN_OUT" for g in paper.values()) == 2  # the paper's "O" caught both outputs
+    assert set(resolve_targets(model, "qk").values()) == {"Q", "K"}
+    with pytest.raises(ValueError, match="unknown group"):
+        resolve_targets(model, "q,z")
+
+
+def test_named_group_sets_are_valid():
+    for name in GROUP_SETS:
+        assert parse_groups(name)
+    assert parse_groups("Q, v") == ("Q", "V")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method,options", [("dcft", {"kernel": 4, "stride": 2, "rank": 2}), ("lora", {"r": 2}),
+                                            ("adalora", {"tinit": 1, "tfinal": 1}), ("bitfit", {}), ("ia3", {})])
+def test_adapter_files_round_trip_logits_exactly(tmp_path, family, method, options):
+    adapted = apply_method(tiny_model(family, seed=1), method, options, total_steps=10)
+    with torch.no_grad():  # make the adapter non-trivial (LoRA's B starts at zero)
+        for _, p in adapted.trainable_named_parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    x = torch.randint(5, 1000, (3, 11))
+    expected = adapted.model(input_ids=x).logits
+    save_adapter(adapted, tmp_path / "adapter")
+    files = sorted(p.name for p in (tmp_path / "adapter").iterdir())
+    assert files == ["adapter.safetensors", "adapter_config.json"]
+    fresh = tiny_model(family, seed=1)  # same base weights, fresh head/adapter
+    loaded = load_adapter(fresh, tmp_path / "adapter")
+    torch.testing.assert_close(loaded.model(input_ids=x).logits, expected, rtol=0, atol=0)
+
+
+def test_dcft_adapter_file_is_small(tmp_path):
+    from dcft.params import model_spec_from_conf
+    from dcft.models import build_model
+
+    spec = model_spec_from_conf("deberta-v3-base")
+    spec.arch["num_hidden_layers"] = 12
+    spec.arch["vocab_size"] = 1000  # the embedding size does not matter for the adapter file
+    spec.random_init = True
+    adapted = apply_method(build_model(spec, "sequence_classification", 2), "dcft", {"kernel": 8})
+    save_adapter(adapted, tmp_path / "a")
+    size = (tmp_path / "a" / "adapter.safetensors").stat().st_size
+    # 25,344 adapter + 592,130 head floats: ~2.4 MB; the backbone would be ~700 MB
+    assert size < 4 * (25_344 + 592_130) + 64_000
+
+
+def test_dcft_merge_on_model_keeps_logits():
+    adapted = apply_method(tiny_model("bert"), "dcft", {"kernel": 4, "stride": 3, "scaling": 5.0})
+    x = torch.randint(5, 1000, (2, 7))
+    before = adapted.model(input_ids=x).logits
+    layers = [m for m in adapted.model.modules() if isinstance(m, DCFTLinear)]
+    for layer in layers:
+        layer.merge()
+    torch.testing.assert_close(adapted.model(input_ids=x).logits, before, rtol=1e-5, atol=1e-5)
+
+
+def test_orthogonality_regularizer_matches_formula():
+    adapted = apply_method(tiny_model("roberta"), "dcft", {"kernel": 4, "rank": 2, "orth_coef": 0.1})
+    layers = [m for m in adapted.model.modules() if isinstance(m, DCFTLinear)]
+    eye = torch.eye(2)
+    terms = []
+    for m in layers:
+        terms += [torch.linalg.norm(m.dcft_B.T @ m.dcft_B - eye), torch.linalg.norm(m.dcft_A @ m.dcft_A.T - eye)]
+    expected = torch.stack(terms).mean()
+    torch.testing.assert_close(orthogonality_regularizer(adapted.model), expected)
+    assert adapted.regularizer is not None and adapted.regularizer_coef == 0.1
+    assert apply_method(tiny_model("roberta"), "dcft", {"kernel": 4}).regularizer is None  # γ = 0 costs nothing
+
+
+def test_adalora_ranks_shrink_when_the_schedule_runs():
+    adapted = apply_method(tiny_model("bert"), "adalora", {"init_r": 4, "target_r": 1, "tinit": 2, "tfinal": 2,
+                                                            "delta_t": 1}, total_steps=12)
+    model = adapted.model
+    opt = torch.optim.AdamW([p for _, p in adapted.trainable_named_parameters()], lr=1e-2)
+    budget = 4 * 12  # init_r × adapted layers
+    for step in range(12):
+        x = torch.randint(5, 1000, (4, 9))
+        loss = model(input_ids=x, labels=torch.randint(0, 2, (4,))).loss
+        loss.backward()
+        opt.step()
+        adapted.after_step(step)
+        opt.zero_grad()
+    assert model.peft_config["default"].rank_pattern, "the final budget was never fixed"
+    end = sum(adapted.final_state()["rank_pattern"].values())
+    assert 0 < end < budget, (end, budget)
+
+
+def test_adalora_schedule_is_scaled_to_short_runs():
+    with pytest.warns(UserWarning, match="scaled"):
+        adapted = apply_method(tiny_model("bert"), "adalora", {"tinit": 600, "tfinal": 1800}, total_steps=50)
+    assert adapted.settings["tinit"] + adapted.settings["tfinal"] < 50 and adapted.settings["schedule_scaled"]
+
+
+def test_unknown_method_and_setting_say_what_is_valid():
+    with pytest.raises(ValueError, match="choose one of"):
+        method_settings("lorax")
+    with pytest.raises(ValueError, match="valid"):
+        method_settings("dcft", {"kernal": 3})
