@@ -32,10 +32,24 @@ def _remove_if_empty(run_dir: Path, stop: Path) -> None:
         path = path.parent
 
 
+def quiet_libraries() -> None:
+    """Keep the console for our progress bar and errors: no per-dataset bars or load reports."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+
+
 def run_from_hydra(cfg: DictConfig) -> None:
     """Run one job. User mistakes: one line on stderr, exit status 2 (in a sweep: the job fails, the sweep goes on)."""
+    quiet_libraries()
     run_dir = Path(str(cfg.get("run_dir", "."))).resolve() if "run_dir" in cfg else None
     existed = run_dir is not None and run_dir.exists() and any(run_dir.iterdir())
+    run_cfg = None
     try:
         run_cfg = from_hydra(cfg)
         if run_cfg.dry_run:
@@ -44,16 +58,34 @@ def run_from_hydra(cfg: DictConfig) -> None:
             dry_run(run_cfg)
             _cleanup(run_dir, existed, run_cfg.results_dir)
             return
-        from dcft.train import run
+        from dcft.train import Diverged, run
 
-        run(run_cfg)
+        try:
+            run(run_cfg)
+        except Diverged as exc:
+            if _in_multirun():
+                raise
+            print(f"diverged: {exc}", file=sys.stderr)
+            sys.exit(3)
     except UserError as exc:
         if run_dir is not None:
             _cleanup(run_dir, existed, str(cfg.get("results_dir", ".")))
-        if _in_multirun():
+        if _in_multirun():  # the job fails with its reason on record; the sweep goes on
+            if run_cfg is not None:
+                _record_failure(run_cfg, str(exc))
             raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _record_failure(cfg, error: str) -> None:
+    from dcft.records import failed_record, read_record, store_path, write_record
+
+    store = store_path(cfg.results_dir, cfg.model.name, cfg.task, cfg.method_tag, cfg.trainer.lr, cfg.seed)
+    previous = read_record(store)
+    if previous and previous.get("status") == "finished":
+        return  # never replace a finished result
+    write_record(failed_record(cfg, error), store)
 
 
 def _cleanup(run_dir: Path | None, existed: bool, results_dir: str) -> None:

@@ -32,7 +32,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=jsonable) + "\n")
 
 
 def atomic_write_dir(path: str | os.PathLike, fill: Callable[[Path], None]) -> None:
@@ -54,7 +54,7 @@ def atomic_write_dir(path: str | os.PathLike, fill: Callable[[Path], None]) -> N
         raise
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     if hasattr(obj, "tolist"):

@@ -35,6 +35,15 @@ def write_record(record: dict[str, Any], *paths: Path) -> None:
         atomic_write_json(path, record)
 
 
+def failed_record(cfg: Any, error: str) -> dict[str, Any]:
+    """What a sweep keeps of a job that could not start (bad setting, missing data): status and reason."""
+    return {
+        "schema": SCHEMA, "status": "failed", "model": cfg.model.name, "task": cfg.task, "method": cfg.method,
+        "method_tag": cfg.method_tag, "method_settings": cfg.method_options, "seed": cfg.seed, "lr": cfg.trainer.lr,
+        "params": {}, "best": None, "final": None, "error": error, "run_dir": cfg.run_dir,
+    }
+
+
 def environment() -> dict[str, Any]:
     """Library versions, device and git commit: what a reader needs to trust a number."""
     import accelerate

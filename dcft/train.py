@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -13,6 +14,7 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
 from dcft import checkpoint
@@ -20,7 +22,7 @@ from dcft.adapters import save_adapter
 from dcft.config import RunConfig
 from dcft.errors import UserError
 from dcft.evaluation import evaluate_split
-from dcft.io_utils import atomic_write_json, atomic_write_text
+from dcft.io_utils import atomic_write_json, atomic_write_text, jsonable
 from dcft.methods import Adapted, apply_method
 from dcft.models import build_model, tokenizer_source
 from dcft.records import SCHEMA, CellLock, environment, read_record, store_path, write_record
@@ -52,7 +54,15 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
             _clear_run_dir(run_dir)
         accelerator.wait_for_everyone()
-        return Trainer(cfg, accelerator, run_dir, store).fit()
+        trainer = Trainer(cfg, accelerator, run_dir, store)
+        try:
+            return trainer.fit()
+        except (UserError, Diverged, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # out of memory, a library error ...: the record says failed, and why
+            if trainer.started:
+                trainer._write_record("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
+            raise
     finally:
         if lock:
             lock.__exit__(None, None, None)
@@ -98,6 +108,7 @@ class Trainer:
         self.log = MetricsLog(run_dir / "metrics.jsonl", enabled=accelerator.is_main_process)
         self.state = checkpoint.TrainState()
         self.env = environment()
+        self.started = False  # a record exists once training started; failures before it leave nothing
 
     # -- build -------------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -181,6 +192,7 @@ class Trainer:
 
             atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg.resolved))
         self._write_record("running")
+        self.started = True
         if self.cfg.logger.get("name") == "wandb":
             name = f"{self.cfg.model.name}/{self.cfg.task}/{self.cfg.method_tag}/seed{self.cfg.seed}"
             self.acc.init_trackers(self.cfg.logger.get("project", "dcft"), config=_flat(self.cfg.resolved),
@@ -191,6 +203,8 @@ class Trainer:
         acc, st, tcfg = self.acc, self.state, self.tcfg
         params = [p for _, p in self.adapted.trainable_named_parameters()]
         guard = checkpoint.PreemptionGuard()
+        self.progress = tqdm(total=self.total_steps, initial=st.step, desc=f"{self.cfg.task} {self.cfg.method_tag}",
+                             disable=not acc.is_local_main_process, dynamic_ncols=True)
         self.model.train()
         started = time.perf_counter() - st.train_time_s
         while st.step < self.total_steps:
@@ -244,6 +258,7 @@ class Trainer:
                 st.epoch += 1
                 st.batch_in_epoch = 0
         guard.restore()
+        self.progress.close()
         return self._finish("finished")
 
     def _mean_across(self, value: float) -> float:
@@ -259,6 +274,9 @@ class Trainer:
         if reg is not None:
             entry["regularizer"] = reg
         st.train_loss.append([st.step, task_loss])
+        self.progress.update(1)
+        self.progress.set_postfix(loss=f"{task_loss:.4f}", lr=f"{entry['lr']:.2e}",
+                                  samples_s=f"{entry['samples_per_s']:.1f}", refresh=False)
         self.log.write(entry)
         self.acc.log({f"train/{k}": v for k, v in entry.items() if k != "step"}, step=st.step)
 
@@ -288,8 +306,9 @@ class Trainer:
                                           "".join(_json_line(p) for p in preds))
                 if tcfg.save_adapter:
                     save_adapter(self.adapted, self.run_dir / "adapter", self._adapter_meta())
-        self.acc.print(f"step {st.step}/{self.total_steps} eval {_short(metrics)} (best {main} "
-                       f"{st.best['metrics'].get(main, float('nan')):.2f} @ {st.best['step']})")
+        if self.acc.is_main_process:
+            self.progress.write(f"step {st.step}/{self.total_steps} eval {_short(metrics)} (best {main} "
+                                f"{st.best['metrics'].get(main, float('nan')):.2f} @ {st.best['step']})")
 
     def _checkpoint(self) -> None:
         path = checkpoint.save(self.acc, self.run_dir, self.state, self.tcfg.keep_checkpoints)
@@ -330,6 +349,7 @@ class Trainer:
         }
         if hasattr(self, "adapted") and self.adapted.final_state and status != "running":
             record["method_state"] = self.adapted.final_state()
+        record = json.loads(json.dumps(record, default=jsonable))  # what readers of the file will see
         if self.acc.is_main_process:
             write_record(record, self.run_dir / "record.json", self.store)
         return record
@@ -354,9 +374,7 @@ def _downsample(points: list, limit: int = 500) -> list:
 
 
 def _json_line(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, default=str) + "\n"
+    return json.dumps(obj, default=jsonable) + "\n"
 
 
 def _short(metrics: dict[str, float]) -> str:

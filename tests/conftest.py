@@ -43,3 +43,59 @@ def shared_glue() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data/glue is not present")
     return path
+
+
+# -- runs of the real harness on tiny models and tiny data ------------------------------------------
+RTE_ROWS = [
+    ("The cat sat on the mat in the sun.", "A cat is sitting.", "entailment"),
+    ("Paris is the capital of France.", "Paris is in Germany.", "not_entailment"),
+    ('He said "yes" to the offer.', "He accepted the offer.", "entailment"),
+    ("The meeting was cancelled due to rain.", "The meeting took place.", "not_entailment"),
+    ("Water boils at 100 degrees Celsius.", "Water can boil.", "entailment"),
+    ("The shop closes at noon on Sundays.", "The shop never closes.", "not_entailment"),
+]
+
+
+def write_rte(root: Path, n_train: int = 24, n_dev: int = 10) -> Path:
+    """A tiny RTE in the classic glue_data layout (header, index column, string labels)."""
+    folder = root / "RTE"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in (("train", n_train), ("dev", n_dev)):
+        lines = ["index\tsentence1\tsentence2\tlabel"]
+        for i in range(n):
+            s1, s2, label = RTE_ROWS[i % len(RTE_ROWS)]
+            lines.append(f"{i}\t{s1} ({i})\t{s2}\t{label}")
+        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def tiny_overrides(minilm_dir: str, family: str = "bert") -> list[str]:
+    """Hydra overrides for a 2-layer random-init model of a family, with the packaged MiniLM tokenizer."""
+    model = {"bert": "bert-base", "roberta": "roberta-base", "deberta-v2": "deberta-v3-base"}[family]
+    arch = {k: v for k, v in TINY_ARCHS[family].items() if k in (
+        "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
+        "max_position_embeddings", "position_buckets", "pooler_hidden_size")}
+    if family == "roberta":
+        arch["vocab_size"] = 30522
+    return [f"model={model}", "model.random_init=true", f"model.tokenizer={minilm_dir}",
+            *[f"model.arch.{k}={v}" for k, v in arch.items()]]
+
+
+def short_run(minilm_dir: str, data_dir: Path, results_dir: Path, *extra: str) -> list[str]:
+    return [*tiny_overrides(minilm_dir), "task=rte", f"data.dir={data_dir}", f"results_dir={results_dir}",
+            "logger=none", "trainer.max_steps=3", "trainer.eval_steps=2", "trainer.batch_size=8",
+            "trainer.eval_batch_size=4", "trainer.max_length=48", *extra]
+
+
+def compose_and_run(overrides: list[str]):
+    """Compose the real config and run it in-process (what run.py does, without the process start-up)."""
+    from hydra import compose, initialize_config_dir
+
+    from dcft.cli import quiet_libraries
+    from dcft.config import from_hydra
+    from dcft.train import run
+
+    quiet_libraries()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = from_hydra(compose(config_name="config", overrides=overrides))
+    return run(cfg), cfg

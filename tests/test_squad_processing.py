@@ -227,6 +227,10 @@ def test_errors(tmp_path: Path, tokenizer, monkeypatch: pytest.MonkeyPatch) -> N
         SquadTask("1.1").prepare(tokenizer, MAX_LEN, DataOptions(dir=str(tmp_path)), doc_strid=16)
     with pytest.raises(UserError, match="doc_stride=64"):
         SquadTask("1.1").prepare(tokenizer, MAX_LEN, DataOptions(dir=str(tmp_path)), doc_stride=64)
+    long_question = {"id": ["q"], "question": ["why " * 60], "context": ["a b c " * 50],
+                     "answers": [{"text": ["b"], "answer_start": [2]}]}
+    with pytest.raises(UserError, match="Raise max_length"):  # the Rust tokenizer panics here
+        train_features(long_question, tokenizer, MAX_LEN, STRIDE)
     with pytest.raises(UserError, match="'3.0'"):
         SquadTask("3.0")
     assert SquadTask("v2.0").name == "squad_v2" and SquadTask("squad").name == "squad"

@@ -1,0 +1,45 @@
+# One command per job. Variables: PY (python), RESULTS (results dir), ARGS (extra Hydra overrides).
+PY ?= python
+RESULTS ?= results
+GLUE ?= ../shared/data/glue
+ARGS ?=
+
+.PHONY: install test test-fast lint demo tables bench bench-quick plan hparams \
+        sweep-table1 sweep-table2 sweep-table3 sweep-table4 sweep-table5 sweep-table6 sweep-fig2 sweep-fig3 \
+        sweep-minilm
+
+install:  ## CPU install: torch pinned first (an unpinned torch pulls a multi-GB CUDA build)
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e ".[test]"
+
+test:  ## the whole suite (CPU, no network)
+	$(PY) -m pytest -q
+
+test-fast:  ## skip the slow real-model / multi-process checks
+	$(PY) -m pytest -q -m "not slow"
+
+lint:
+	ruff check dcft scripts tests run.py
+
+demo:  ## a few-minute real DCFT d=8 fine-tune of the packaged MiniLM on RTE (offline)
+	$(PY) run.py model=minilm task=rte method=dcft kernel=8 data.dir=$(GLUE) logger=none \
+	  trainer.epochs=2 trainer.batch_size=16 trainer.max_length=128 trainer.eval_steps=50 \
+	  method.lr=3e-2 results_dir=$(RESULTS) $(ARGS)
+
+tables:  ## the paper's tables and figures, from whatever records exist
+	$(PY) scripts/tables.py --results-dir $(RESULTS) --out $(RESULTS) $(ARGS)
+
+bench:  ## training-step / layer / eval benchmark on the DeBERTaV3-base architecture (random weights)
+	$(PY) scripts/bench.py --out $(RESULTS)/bench $(ARGS)
+
+bench-quick:
+	$(PY) scripts/bench.py --quick --out $(RESULTS)/bench $(ARGS)
+
+hparams:  ## regenerate conf/hparams from the authors' settings
+	$(PY) scripts/import_paper_hparams.py
+
+plan:  ## list the jobs of a preset without running them: make plan EXP=table4
+	$(PY) scripts/plan.py +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS)
+
+sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=submitit_slurm ..."]
+	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)

@@ -1,0 +1,56 @@
+"""List the jobs of a sweep without running anything: count, commands, which cells already have records.
+
+    python scripts/plan.py +experiment=table4 [model=minilm] [seed=1,2,3] [results_dir=results]
+
+It expands the sweep exactly as `python run.py -m` would (Hydra's own override parser and basic
+sweeper), composes every job, and looks up its cell in the record store.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dcft.config import from_hydra  # noqa: E402
+from dcft.records import read_record, store_path  # noqa: E402
+
+
+def expand(arguments: list[str]) -> list[list[str]]:
+    """Job override lists: the preset's hydra.sweeper.params, then the command line (which wins)."""
+    fixed = [a for a in arguments if "," not in a.split("=", 1)[-1]]
+    cfg = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+    parser = OverridesParser.create()
+    overrides = parser.parse_overrides(params + arguments)
+    return BasicSweeper.split_arguments(overrides, None)[0]
+
+
+def main(arguments: list[str]) -> int:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        jobs = expand(arguments)
+        rows, seen = [], set()
+        for job in jobs:
+            cfg = from_hydra(compose(config_name="config", overrides=job))
+            cell = store_path(cfg.results_dir, cfg.model.name, cfg.task, cfg.method_tag, cfg.trainer.lr, cfg.seed)
+            record = read_record(cell)
+            status = record.get("status", "unreadable") if record else ("—" if not cell.exists() else "unreadable")
+            duplicate = cell in seen
+            seen.add(cell)
+            rows.append((status + (" (same cell as an earlier job)" if duplicate else ""), "python run.py " + " ".join(job)))
+    finished = sum(r[0].startswith("finished") for r in rows)
+    print(f"{len(rows)} jobs, {len(seen)} cells: {finished} finished (skipped when launched), "
+          f"{len(rows) - finished} to run")
+    for status, command in rows:
+        print(f"[{status:>9}] {command}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

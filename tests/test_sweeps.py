@@ -1,0 +1,56 @@
+"""Sweeps: a real submitit_local sweep, failure isolation in a multirun, and the plan command."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, short_run, write_rte
+
+
+def run_py(args, timeout=600):
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def records(results):
+    return {p.relative_to(results / "runs").as_posix(): json.loads(p.read_text())
+            for p in sorted((results / "runs").rglob("*.json"))}
+
+
+@pytest.mark.slow
+def test_submitit_local_sweep_writes_one_record_per_job(tmp_path, minilm_dir):
+    data, results = write_rte(tmp_path / "glue"), tmp_path / "results"
+    out = run_py(["-m", "hydra/launcher=local_parallel", *short_run(minilm_dir, data, results), "method=dcft,lora"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = records(results)
+    assert sorted(found) == ["bert-base/rte/dcft-d8-s8/lr0.0012/seed6.json", "bert-base/rte/lora-r1/lr0.0012/seed6.json"]
+    assert all(r["status"] == "finished" for r in found.values())
+
+
+@pytest.mark.slow
+def test_multirun_isolates_a_failing_job(tmp_path, minilm_dir):
+    data, results = write_rte(tmp_path / "glue"), tmp_path / "results"
+    # kernel=64 is larger than the tiny model's 32-wide layers: that job fails, the other one finishes
+    out = run_py(["-m", *short_run(minilm_dir, data, results), "method=dcft", "kernel=64,4"])
+    found = records(results)
+    assert found["bert-base/rte/dcft-d4-s4/lr0.0012/seed6.json"]["status"] == "finished"
+    failed = found["bert-base/rte/dcft-d64-s64/lr0.0012/seed6.json"]
+    assert failed["status"] == "failed" and "kernel=64" in failed["error"]
+    assert out.returncode != 0  # the sweep reports the failure at its end
+    # relaunching the same sweep skips the finished cell and never touches its run directory
+    again = run_py(["-m", *short_run(minilm_dir, data, results), "method=dcft", "kernel=4"])
+    assert again.returncode == 0 and "already finished" in again.stdout
+
+
+def test_plan_lists_jobs_and_their_records(tmp_path):
+    results = tmp_path / "r"
+    cell = results / "runs/deberta-v3-base/rte/dcft-d8-s8/lr0.0012/seed6.json"
+    cell.parent.mkdir(parents=True)
+    cell.write_text(json.dumps({"status": "finished"}))
+    out = subprocess.run([sys.executable, "scripts/plan.py", "+experiment=table4", "seed=6,7", f"results_dir={results}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("72 jobs, 72 cells: 1 finished")
+    assert any(line.startswith("[ finished]") and "task=rte method=dcft_d8" in line and "seed=6" in line
+               for line in lines)
