@@ -65,7 +65,10 @@ def latest(run_dir: Path) -> Path | None:
     return max(found, key=lambda p: int(p.name.split("-")[1]), default=None)
 
 
-def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int) -> Path:
+METHOD_TENSORS, METHOD_FACTS = "method_state.safetensors", "method_state.json"
+
+
+def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int, adapted=None) -> Path:
     """Write step-N atomically (temp dir + rename) and keep the last `keep` checkpoints."""
     root = checkpoint_dir(run_dir)
     final = root / f"step-{state.step}"
@@ -77,6 +80,12 @@ def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int) 
     if accelerator.is_main_process:
         state.last_checkpoint = str(final)
         (tmp / STATE_FILE).write_text(json.dumps(asdict(state), default=float))
+        if adapted is not None and adapted.get_method_state is not None:
+            from safetensors.torch import save_file
+
+            tensors, facts = adapted.get_method_state()
+            save_file(tensors, str(tmp / METHOD_TENSORS))
+            (tmp / METHOD_FACTS).write_text(json.dumps(facts))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -87,8 +96,12 @@ def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int) 
     return final
 
 
-def load(accelerator: Accelerator, path: Path) -> TrainState:
+def load(accelerator: Accelerator, path: Path, adapted=None) -> TrainState:
     accelerator.load_state(str(path), strict=False)
+    if adapted is not None and adapted.set_method_state is not None and (path / METHOD_TENSORS).exists():
+        from safetensors.torch import load_file
+
+        adapted.set_method_state(load_file(str(path / METHOD_TENSORS)), json.loads((path / METHOD_FACTS).read_text()))
     return TrainState(**json.loads((path / STATE_FILE).read_text()))
 
 

@@ -95,4 +95,7 @@ def _cleanup(run_dir: Path | None, existed: bool, results_dir: str) -> None:
     hydra_dir = run_dir / ".hydra"
     if hydra_dir.is_dir():
         shutil.rmtree(hydra_dir)
+    for name in (".lock", "config.yaml", "config.json"):  # what a run writes before its first record
+        if (run_dir / name).is_file() and not (run_dir / "record.json").exists():
+            (run_dir / name).unlink()
     _remove_if_empty(run_dir, stop)

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -179,9 +180,11 @@ class Trainer:
                     f"{self.run_dir} holds a checkpoint made with other settings ({', '.join(diff)}); "
                     "rerun with the same settings, or overwrite=true to start over"
                 )
-            self.state = checkpoint.load(self.acc, latest)
-            for _ in range(self.state.step):  # the linear schedule is a function of the step alone
-                self.scheduler.step()
+            self.state = checkpoint.load(self.acc, latest, self.adapted)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # replaying the schedule, not training
+                for _ in range(self.state.step):  # the linear schedule is a function of the step alone
+                    self.scheduler.step()
             self.log.truncate_after(self.state.step)
             self.acc.print(f"resumed from {latest} at step {self.state.step}/{self.total_steps}")
         else:
@@ -311,7 +314,7 @@ class Trainer:
                                 f"{st.best['metrics'].get(main, float('nan')):.2f} @ {st.best['step']})")
 
     def _checkpoint(self) -> None:
-        path = checkpoint.save(self.acc, self.run_dir, self.state, self.tcfg.keep_checkpoints)
+        path = checkpoint.save(self.acc, self.run_dir, self.state, self.tcfg.keep_checkpoints, self.adapted)
         self.state.last_checkpoint = str(path)
 
     # -- records -----------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ class Adapted:
     after_step: Callable[[int], None] | None = None  # called after every optimizer step (AdaLoRA)
     make_optimizer: Callable[..., torch.optim.Optimizer] | None = None  # method-specific optimizer (LoRA-FA)
     final_state: Callable[[], dict[str, Any]] | None = None  # extra facts to save (AdaLoRA rank pattern)
+    # state outside the parameters that a resumed run needs (AdaLoRA's sensitivity averages): tensors + JSON
+    get_method_state: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]] | None = None
+    set_method_state: Callable[[dict[str, torch.Tensor], dict[str, Any]], None] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def trainable_named_parameters(self) -> list[tuple[str, nn.Parameter]]:

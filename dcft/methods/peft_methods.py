@@ -128,7 +128,31 @@ def apply_adalora(model: nn.Module, cfg: AdaLoraSettings, total_step: int) -> Ad
     peft_model = adapted.model
     adapted.after_step = lambda step: peft_model.base_model.update_and_allocate(step)
     adapted.final_state = lambda: {"rank_pattern": _rank_pattern(peft_model)}
+    adapted.get_method_state = lambda: _allocator_state(peft_model)
+    adapted.set_method_state = lambda tensors, facts: _restore_allocator(peft_model, tensors, facts)
     return adapted
+
+
+_ALLOCATOR_FIELDS = ("ipt", "exp_avg_ipt", "exp_avg_unc")
+
+
+def _allocator_state(peft_model) -> tuple[dict, dict]:
+    """AdaLoRA's running sensitivity estimates and the fixed rank pattern: needed for an exact resume."""
+    allocator = peft_model.base_model.rankallocator
+    tensors = {f"{field}/{name}": t.detach().cpu().contiguous()
+               for field in _ALLOCATOR_FIELDS for name, t in getattr(allocator, field).items()}
+    return tensors, {"rank_pattern": peft_model.peft_config["default"].rank_pattern}
+
+
+def _restore_allocator(peft_model, tensors: dict, facts: dict) -> None:
+    allocator = peft_model.base_model.rankallocator
+    allocator.reset_ipt()
+    device = next(peft_model.parameters()).device
+    for key, tensor in tensors.items():
+        field, name = key.split("/", 1)
+        getattr(allocator, field)[name] = tensor.to(device)
+    if facts.get("rank_pattern"):
+        peft_model.peft_config["default"].rank_pattern = facts["rank_pattern"]
 
 
 def _rank_pattern(peft_model) -> dict[str, int]:
