@@ -67,12 +67,14 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     finally:
         if lock:
             lock.__exit__(None, None, None)
-        accelerator.end_training()
+        for tracker in accelerator.trackers:  # not end_training(): the process group must outlive one job of a
+            tracker.finish()                  # multirun launched under torchrun / accelerate launch
 
 
 def _accelerator(cfg: RunConfig, run_dir: Path) -> Accelerator:
     use_wandb = cfg.logger.get("name") == "wandb"
     return Accelerator(
+        cpu=not torch.cuda.is_available(),  # lets torchrun / `accelerate launch` run several CPU processes (gloo)
         mixed_precision=cfg.trainer.mixed_precision,
         gradient_accumulation_steps=cfg.trainer.grad_accum,
         log_with="wandb" if use_wandb else None,

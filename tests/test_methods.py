@@ -10,7 +10,7 @@ from dcft.methods import METHODS, head_parameter_names, method_settings
 from dcft.methods.targets import GROUP_SETS, parse_groups, resolve_targets
 
 FAMILIES = ["deberta-v2", "roberta", "bert"]
-HEAD_PREFIXES = {"deberta-v2": ("pooler.", "classifier."), "roberta": ("classifier.",), "bert": ("classifier.",)}
+HEAD_PREFIXES = {"deberta-v2": ("pooler.", "classifier."), "roberta": ("classifier.",), "bert": ("classifier.", "bert.pooler.")}
 
 # method -> (options, predicate over the trainable non-head parameter names)
 EXPECTED = {

@@ -11,15 +11,17 @@ from torch import nn
 
 
 def head_parameter_names(model: nn.Module) -> set[str]:
-    """Parameters outside the backbone (`model.<base_model_prefix>`): the task head.
+    """Parameters outside the backbone (`model.<base_model_prefix>`), plus the backbone's pooler: the task head.
 
-    DeBERTa: pooler + classifier; RoBERTa: classifier; BERT: classifier; QA: qa_outputs. The head is
-    trainable in every method and is not counted in the paper's #Params (SPEC §2).
+    DeBERTa: pooler + classifier; RoBERTa: classifier (dense + out_proj); BERT: pooler + classifier (the
+    same dense-tanh-linear shape as the other two); QA: qa_outputs. The head is trainable in every method
+    and is not counted in the paper's #Params (SPEC §2).
     """
     prefix = getattr(model, "base_model_prefix", "")
     if not prefix or not hasattr(model, prefix):
         raise ValueError(f"{type(model).__name__}: cannot tell the backbone from the head (no base_model_prefix)")
-    return {n for n, _ in model.named_parameters() if not n.startswith(prefix + ".")}
+    pooler = f"{prefix}.pooler."
+    return {n for n, _ in model.named_parameters() if not n.startswith(prefix + ".") or n.startswith(pooler)}
 
 
 @dataclass
