@@ -61,7 +61,8 @@ def run_from_hydra(cfg: DictConfig) -> None:
         from dcft.train import Diverged, run
 
         try:
-            run(run_cfg)
+            record = run(run_cfg)
+            _print_summary(record)
         except Diverged as exc:
             if _in_multirun():
                 raise
@@ -76,6 +77,15 @@ def run_from_hydra(cfg: DictConfig) -> None:
             raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _print_summary(record: dict) -> None:
+    reported, metric = record.get("reported") or {}, record.get("main_metric")
+    value = (reported.get("metrics") or {}).get(metric)
+    if value is not None and record.get("status") == "finished":
+        print(f"{record['model']} {record['task']} {record['method_tag']} seed {record['seed']}: "
+              f"{metric} {value:.2f} at step {reported['step']} ({record['reporting_rule']} dev score); "
+              f"record: {record.get('run_dir')}/record.json")
 
 
 def _record_failure(cfg, error: str) -> None:

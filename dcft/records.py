@@ -87,7 +87,9 @@ class CellLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise UserError(f"{self.path.parent} is being written by another process; wait for it or pick another seed") from None
+            raise UserError(
+                f"{self.path.parent} is being written by another process; wait for it or pick another seed"
+            ) from None
         return self
 
     def __exit__(self, *exc: Any) -> None:

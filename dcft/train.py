@@ -93,7 +93,9 @@ def _check_writable(results_dir: str) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"results_dir={results_dir!r} is not writable ({exc.strerror}); pick another results_dir") from None
+        raise UserError(
+            f"results_dir={results_dir!r} is not writable ({exc.strerror}); pick another results_dir"
+        ) from None
 
 
 def _clear_run_dir(run_dir: Path) -> None:

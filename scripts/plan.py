@@ -43,7 +43,8 @@ def main(arguments: list[str]) -> int:
             status = record.get("status", "unreadable") if record else ("—" if not cell.exists() else "unreadable")
             duplicate = cell in seen
             seen.add(cell)
-            rows.append((status + (" (same cell as an earlier job)" if duplicate else ""), "python run.py " + " ".join(job)))
+            note = " (same cell as an earlier job)" if duplicate else ""
+            rows.append((status + note, "python run.py " + " ".join(job)))
     finished = sum(r[0].startswith("finished") for r in rows)
     print(f"{len(rows)} jobs, {len(seen)} cells: {finished} finished (skipped when launched), "
           f"{len(rows) - finished} to run")

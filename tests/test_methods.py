@@ -10,7 +10,9 @@ from dcft.methods import METHODS, head_parameter_names, method_settings
 from dcft.methods.targets import GROUP_SETS, parse_groups, resolve_targets
 
 FAMILIES = ["deberta-v2", "roberta", "bert"]
-HEAD_PREFIXES = {"deberta-v2": ("pooler.", "classifier."), "roberta": ("classifier.",), "bert": ("classifier.", "bert.pooler.")}
+HEAD_PREFIXES = {
+    "deberta-v2": ("pooler.", "classifier."), "roberta": ("classifier.",), "bert": ("classifier.", "bert.pooler."),
+}
 
 # method -> (options, predicate over the trainable non-head parameter names)
 EXPECTED = {
@@ -85,8 +87,8 @@ def test_adapter_files_round_trip_logits_exactly(tmp_path, family, method, optio
 
 
 def test_dcft_adapter_file_is_small(tmp_path):
-    from dcft.params import model_spec_from_conf
     from dcft.models import build_model
+    from dcft.params import model_spec_from_conf
 
     spec = model_spec_from_conf("deberta-v3-base")
     spec.arch["num_hidden_layers"] = 12

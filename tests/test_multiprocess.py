@@ -22,7 +22,8 @@ def test_every_method_runs_on_two_processes(tmp_path, minilm_dir):
     assert sorted(records) == sorted(METHODS)
     for method, record in records.items():
         assert record["status"] == "finished" and record["num_processes"] == 2, method
-        predictions = next((results / "outputs").glob(f"*/rte/{record['method_tag']}/*/seed6/predictions_validation.jsonl"))
+        run_dir = next((results / "outputs").glob(f"*/rte/{record['method_tag']}/*/seed6"))
+        predictions = run_dir / "predictions_validation.jsonl"
         # 11 dev examples do not split evenly over 2 processes: gather_for_metrics must drop the padding
         assert len(predictions.read_text().splitlines()) == 11, method
     assert records["adalora"]["method_state"]["rank_pattern"]

@@ -23,7 +23,8 @@ def test_submitit_local_sweep_writes_one_record_per_job(tmp_path, minilm_dir):
     out = run_py(["-m", "hydra/launcher=local_parallel", *short_run(minilm_dir, data, results), "method=dcft,lora"])
     assert out.returncode == 0, out.stderr[-3000:]
     found = records(results)
-    assert sorted(found) == ["bert-base/rte/dcft-d8-s8/lr0.0012/seed6.json", "bert-base/rte/lora-r1/lr0.0012/seed6.json"]
+    assert sorted(found) == ["bert-base/rte/dcft-d8-s8/lr0.0012/seed6.json",
+                             "bert-base/rte/lora-r1/lr0.0012/seed6.json"]
     assert all(r["status"] == "finished" for r in found.values())
 
 
@@ -47,8 +48,8 @@ def test_plan_lists_jobs_and_their_records(tmp_path):
     cell = results / "runs/deberta-v3-base/rte/dcft-d8-s8/lr0.0012/seed6.json"
     cell.parent.mkdir(parents=True)
     cell.write_text(json.dumps({"status": "finished"}))
-    out = subprocess.run([sys.executable, "scripts/plan.py", "+experiment=table4", "seed=6,7", f"results_dir={results}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=table4", "seed=6,7", f"results_dir={results}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("72 jobs, 72 cells: 1 finished")
