@@ -41,5 +41,8 @@ hparams:  ## regenerate conf/hparams from the authors' settings
 plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 	$(PY) scripts/plan.py +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS)
 
+sweep-minilm:  ## the real CPU sweep behind results/tables (MiniLM, RTE + STS-B, DCFT d=2/8 and LoRA)
+	$(PY) run.py -m +experiment=minilm_cpu data.dir=$(GLUE) results_dir=$(RESULTS) $(ARGS)
+
 sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=submitit_slurm ..."]
 	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)

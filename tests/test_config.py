@@ -12,7 +12,8 @@ from dcft.errors import UserError
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
-METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
+ALL_METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
+METHODS = [m for m in ALL_METHODS if not m.startswith("dcft_")]  # dcft_* are DCFT presets for sweeps
 
 
 def load(*overrides):
@@ -29,6 +30,16 @@ def test_every_combination_composes():
             assert cfg.model.name == model and cfg.task == task and cfg.method == method
             assert cfg.trainer.lr > 0 and cfg.trainer.max_length > 0
             assert f"/{model}/{task}/{cfg.method_tag}/" in cfg.run_dir
+
+
+def test_dcft_presets_share_cells_with_plain_dcft():
+    presets = [m for m in ALL_METHODS if m.startswith("dcft_")]
+    assert len(presets) == 12
+    for preset in presets:
+        cfg = load(f"method={preset}")
+        plain = load("method=dcft", f"kernel={cfg.method_options['kernel']}", f"stride={cfg.method_options['stride']}",
+                     f"method.targets={cfg.method_options['targets']}")
+        assert cfg.method == "dcft" and cfg.method_tag == plain.method_tag and cfg.run_dir == plain.run_dir
 
 
 def test_authors_settings_follow_the_model_and_task():
