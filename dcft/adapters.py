@@ -1,4 +1,4 @@
-"""Adapter files: only what was trained (adapter + head) as safetensors, plus a JSON config.
+"""Adapter files: only what was trained, as safetensors (adapter and task head apart), plus a JSON config.
 
 Loading rebuilds the method on a fresh base model and copies the tensors in; nothing is unpickled.
 """
@@ -15,13 +15,17 @@ from torch import nn
 from dcft.io_utils import atomic_write_dir
 from dcft.methods import Adapted, apply_method
 
-WEIGHTS = "adapter.safetensors"
+WEIGHTS = "adapter.safetensors"  # the method's tensors: what the paper counts (~100 KB for DCFT d=8)
+HEAD = "head.safetensors"  # the task head, trained in every method
 CONFIG = "adapter_config.json"
 
 
 def save_adapter(adapted: Adapted, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Write `directory/adapter.safetensors` + `adapter_config.json` atomically (the old copy survives a crash)."""
+    head_names = {n for n, p in adapted.model.named_parameters() if id(p) in adapted.head_ids}
     state = {name: t.detach().cpu().contiguous() for name, t in adapted.trainable_state().items()}
+    adapter = {k: v for k, v in state.items() if k not in head_names}
+    head = {k: v for k, v in state.items() if k in head_names}
     config = {
         "method": adapted.method,
         "tag": adapted.tag,
@@ -31,7 +35,8 @@ def save_adapter(adapted: Adapted, directory: str | Path, meta: dict[str, Any] |
     }
 
     def fill(tmp: Path) -> None:
-        save_file(state, str(tmp / WEIGHTS), metadata={"method": adapted.method})
+        save_file(adapter, str(tmp / WEIGHTS), metadata={"method": adapted.method})
+        save_file(head, str(tmp / HEAD), metadata={"method": adapted.method})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, default=str) + "\n")
 
     atomic_write_dir(directory, fill)
@@ -47,7 +52,7 @@ def load_adapter(model: nn.Module, directory: str | Path) -> Adapted:
     config = read_adapter_config(directory)
     options = _apply_options(config)
     adapted = apply_method(model, config["method"], options, total_steps=config["settings"].get("total_step"))
-    state = load_file(str(Path(directory) / WEIGHTS))
+    state = load_file(str(Path(directory) / WEIGHTS)) | load_file(str(Path(directory) / HEAD))
     target = adapted.model
     own = dict(target.named_parameters())
     missing = sorted(set(state) - set(own))

@@ -13,6 +13,7 @@ import re
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -150,6 +151,13 @@ class PreemptionGuard:
         self.requested = True
         self.signal_name = signal.Signals(signum).name
         print(f"received {self.signal_name}: checkpointing at the next step", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def request_requeue() -> None:
+        """Under SLURM, put this job back in the queue (it resumes from the checkpoint just written)."""
+        job = os.environ.get("SLURM_JOB_ID", "")
+        if job.isdigit() and shutil.which("scontrol"):
+            subprocess.run(["scontrol", "requeue", job], check=False, timeout=60)  # argument list: no shell
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

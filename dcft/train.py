@@ -202,7 +202,8 @@ class Trainer:
         self.started = True
         if self.cfg.logger.get("name") == "wandb":
             name = f"{self.cfg.model.name}/{self.cfg.task}/{self.cfg.method_tag}/seed{self.cfg.seed}"
-            self.acc.init_trackers(self.cfg.logger.get("project", "dcft"), config=_flat(self.cfg.resolved),
+            config = _flat(self.cfg.resolved) | {f"params/{k}": v for k, v in self.adapted.counts().items()}
+            self.acc.init_trackers(self.cfg.logger.get("project", "dcft"), config=config,
                                    init_kwargs=wandb_init_kwargs(self.cfg.logger, name, str(self.run_dir)))
 
     # -- train -------------------------------------------------------------------------------------
@@ -258,6 +259,8 @@ class Trainer:
                 if guard.requested:
                     self._checkpoint()
                     self._finish("preempted", error=f"signal {guard.signal_name} at step {st.step}")
+                    if acc.is_main_process:
+                        guard.request_requeue()
                     raise SystemExit(checkpoint.REQUEUE_EXIT_CODE)
                 if st.step >= self.total_steps:
                     break
