@@ -37,10 +37,12 @@ def quiet_libraries() -> None:
     import warnings
 
     import datasets
+    import huggingface_hub
     import transformers
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+    huggingface_hub.utils.logging.set_verbosity_error()  # offline: no retry warnings before our one line
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
 
 

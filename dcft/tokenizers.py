@@ -35,7 +35,7 @@ def load_tokenizer(name_or_path: str, **kw: Any) -> Any:
             elif name_or_path.startswith(("/", ".", "~")):
                 hint = "no such folder: fix the path"
             else:
-                hint = "the hub may be unreachable: pass a local model folder instead"
+                hint = "the hub may be unreachable: set model.path=<local model dir> (or model.tokenizer=<dir>)"
             reason = _first_line(exc)
             raise UserError(f"cannot load a tokenizer from {name_or_path!r} ({reason}); {hint}.") from exc
         kw.pop("use_fast")
