@@ -2,7 +2,8 @@
 
 ΔWᵀ = crop(ConvT2d(B·A, C, stride s)) to in × out. Two implementations share one set of
 parameters: ``reference`` materialises ΔW with ``conv_transpose2d`` (the authors' way);
-``fast`` never builds an in × out tensor.
+``fast`` never builds an in × out tensor and fuses the increment into the base GEMM
+(`dcft_fused`: Kronecker kernels for s = d, a rank-(d·k) factorisation otherwise).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from dcft.methods.dcft_fused import KroneckerLinear, LowRankLinear, inner_group
 
 IMPLS = ("fast", "reference")
 
@@ -67,7 +70,10 @@ class DCFTLinear(nn.Module):
         self.dcft_C = nn.Parameter(torch.empty(kernel_size, kernel_size, **factory))  # (d, d)
         for p in self.adapter_parameters().values():
             nn.init.normal_(p, mean=0.0, std=init_std)
-        if stride != kernel_size:  # strided windows: precomputed gather indices (no weights, not saved)
+        # s = d with d | in and d | out: the Kronecker kernels; otherwise the gather-built factorisation
+        self._kron = stride == kernel_size and in_f % kernel_size == 0 and out_f % kernel_size == 0
+        self._groups = (inner_group(self.len_in, kernel_size), inner_group(self.len_out, kernel_size))
+        if not self._kron:  # window gather indices (no weights, not saved)
             device = base_layer.weight.device
             for side, dim in (("in", in_f), ("out", out_f)):
                 index, valid = _window_index(dim, kernel_size, stride)
@@ -101,42 +107,62 @@ class DCFTLinear(nn.Module):
         """scaling · x · ΔWᵀ, by the chosen implementation."""
         if self.impl == "reference":
             return self.scaling * F.linear(x, self.delta_weight())
-        if self.stride == self.kernel_size:
+        if not self._fusable(x):
+            left, right = self._factors()
+            return F.linear(F.linear(x, left), right.t())
+        if self._kron:
             return self._kronecker_delta(x)
         return self._strided_delta(x)
 
-    def _kronecker_delta(self, x: torch.Tensor) -> torch.Tensor:
-        """s = d: ΔWᵀ = F ⊗ C, so view x as (…, L_in, d) and never build ΔW."""
-        d = self.kernel_size
-        lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)  # (N, in)
-        pad_in = self.len_in * d - self.in_features
-        if pad_in:
-            x2 = F.pad(x2, (0, pad_in))
-        windows = x2.view(-1, self.len_in, d)  # (N, L_in, d)
-        t = torch.matmul(windows.transpose(1, 2), self.dcft_B)  # (N, d, k)
-        u = torch.matmul(self.dcft_C.T * self.scaling, t)  # (N, d, k): u[b,k] = Σ_a C[a,b] t[a,k]
-        z = torch.matmul(u, self.dcft_A)  # (N, d, L_out)
-        y = z.transpose(1, 2).reshape(-1, self.len_out * d)  # (N, L_out·d), y[j·d + b]
-        if y.shape[1] != self.out_features:  # crop what the padded windows overhang
-            y = y[:, : self.out_features]
-        return y.reshape(*lead, self.out_features)
+    def _kronecker_delta(self, x: torch.Tensor, base: nn.Linear | None = None) -> torch.Tensor:
+        """s = d: ΔWᵀ = F ⊗ C, never built; with `base`, its GEMM is fused in (x Wᵀ + b + increment)."""
+        x2 = x.reshape(-1, self.in_features).contiguous()  # (N, in)
+        weight, bias = (base.weight, base.bias) if base is not None else (None, None)
+        out = KroneckerLinear.apply(
+            x2, weight, bias, self.dcft_B, self.dcft_A, self.dcft_C * self.scaling, self._groups
+        )
+        return out.view(*x.shape[:-1], self.out_features)
 
-    def _strided_delta(self, x: torch.Tensor) -> torch.Tensor:
-        """s < d: overlapping windows. Expand B and A into (in, d·k) and (d·k, out) gather matrices
-        (weight-sized work only), then two thin GEMMs of inner size d·k."""
+    def _strided_delta(self, x: torch.Tensor, base: nn.Linear | None = None) -> torch.Tensor:
+        """Any stride: ΔWᵀ = leftᵀ·right with inner size d·k (weight-sized factors, two thin GEMMs)."""
+        x2 = x.reshape(-1, self.in_features).contiguous()  # (N, in)
+        weight, bias = (base.weight, base.bias) if base is not None else (None, None)
+        out = LowRankLinear.apply(x2, weight, bias, *self._factors())
+        return out.view(*x.shape[:-1], self.out_features)
+
+    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """left (d·k, in) and right (d·k, out) with ΔWᵀ = scaling · leftᵀ · right.
+
+        left[(a,k), p] = B[(p−a)/s, k]; right[(a,k), q] = scaling · Σ_b C[a,b] · A[k, (q−b)/s]
+        (zero where the window index is not an integer in range). Weight-sized work only.
+        """
         d, k = self.kernel_size, self.rank
+        if self._kron:  # the gather indices of s = d are plain reshapes
+            eye = torch.eye(d, dtype=self.dcft_B.dtype, device=self.dcft_B.device)
+            left = eye[:, None, None, :] * self.dcft_B.t()[None, :, :, None]  # (d, k, L_in, d): B[i,k]·δ(a,a')
+            right = (self.dcft_C * self.scaling)[:, None, None, :] * self.dcft_A[None, :, :, None]  # (d, k, L_out, d)
+            return left.reshape(d * k, self.in_features), right.reshape(d * k, self.out_features)
         expand_in = self.dcft_B[self._in_index] * self._in_valid[..., None]  # (in, d, k): B[(p−a)/s]
         expand_out = self.dcft_A.T[self._out_index] * self._out_valid[..., None]  # (out, d, k)
-        # right factor: P[(a,k), q] = Σ_b C[a,b] · A[k, (q−b)/s]
+        left = expand_in.permute(1, 2, 0).reshape(d * k, self.in_features)
         right = torch.einsum("ab,qbk->akq", self.dcft_C * self.scaling, expand_out).reshape(d * k, -1)
-        return (x @ expand_in.reshape(self.in_features, d * k)) @ right
+        return left, right
+
+    def _fusable(self, x: torch.Tensor) -> bool:
+        """The fused kernels need a plain nn.Linear (no hooks to skip), one dtype and no autocast."""
+        base = self.base_layer
+        if type(base) is not nn.Linear or base._forward_hooks or base._forward_pre_hooks:
+            return False
+        if not (x.dtype == base.weight.dtype == self.dcft_B.dtype) or x.device != base.weight.device:
+            return False
+        return not _autocast_on(x.device.type)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_layer(x)
         if self.merged:
-            return out
-        return out + self.delta_output(x)
+            return self.base_layer(x)
+        if self.impl == "fast" and self._fusable(x):  # one op: base GEMM + increment, fused
+            return self._kronecker_delta(x, self.base_layer) if self._kron else self._strided_delta(x, self.base_layer)
+        return self.base_layer(x) + self.delta_output(x)
 
     # -- merging --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -157,6 +183,13 @@ class DCFTLinear(nn.Module):
             f"in={self.in_features}, out={self.out_features}, kernel={self.kernel_size}, "
             f"stride={self.stride}, rank={self.rank}, scaling={self.scaling:g}, impl={self.impl}"
         )
+
+
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no per-device query
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 def _validate(name: str, in_f: int, out_f: int, kernel: int, stride: int, rank: int, impl: str) -> None:
