@@ -150,6 +150,19 @@ def test_missing_commands_use_paper_seed_and_method_overrides(tmp_path):
     assert "| HAdapter | — / 0.31M | — / 67.65 |" in to_markdown(t1)
 
 
+def test_missing_commands_reuse_the_settings_shared_by_the_model_runs(tmp_path):
+    for seed, lr in ((1, 0.003), (2, 0.01)):
+        path = write_record(tmp_path, model="minilm", seed=seed, lr=lr, best=60.0)
+        record = json.loads(path.read_text())
+        record["overrides"] = ["model=minilm", "task=rte", f"seed={seed}", f"method.lr={lr}", "data.dir=/glue",
+                               "+experiment=minilm_cpu", "method=dcft_d8"]
+        path.write_text(json.dumps(record))
+    t4 = table(load_records(tmp_path), 4, model="minilm")
+    command = next(c for c in t4.commands if "task=stsb" in c and "kernel=2 " in c)
+    assert command.endswith("seed=1,2 data.dir=/glue +experiment=minilm_cpu")
+    assert "method.lr" not in command and "method=dcft_d8" not in command
+
+
 def test_unreadable_and_invalid_records_are_skipped_with_a_warning(results, capsys):
     bad = results / "runs" / BASE / "rte" / "dcft-d8-s8" / "lr0.1"
     bad.mkdir(parents=True)

@@ -202,12 +202,14 @@ FIG2_TASKS = ("cola", "rte", "mrpc", "qnli")
 FIG_MODEL = "deberta-v3-base"
 
 
-def run_command(model: str, task: str, method: Method, seeds: list[int]) -> str:
-    """The run.py command line that would fill one cell (a Hydra multirun when several seeds)."""
+def run_command(model: str, task: str, method: Method, seeds: list[int], shared: list[str] | None = None) -> str:
+    """The run.py command line that would fill one cell (a Hydra multirun when several seeds), with the
+    settings the model's existing runs share (their data.dir, schedule ...)."""
     assert method.tag is not None, f"method {method.label!r} cannot be run by this harness"
     seeds = sorted(seeds) or [PAPER_SEED]
     head = "python run.py -m" if len(seeds) > 1 else "python run.py"
-    return f"{head} model={model} task={task} {method.overrides} seed={','.join(map(str, seeds))}"
+    extra = "".join(f" {o}" for o in shared or [])
+    return f"{head} model={model} task={task} {method.overrides} seed={','.join(map(str, seeds))}{extra}"
 
 
 # ---- Laying records out in the layouts -------------------------------------------------------------
@@ -392,16 +394,19 @@ def build_tables(
             ]
             for row in rows:
                 for task, sel in row.selections.items():
-                    _notes(table, row.method, sel, task, rule, index.seeds(runs_model))
+                    _notes(table, row.method, sel, task, rule, index.seeds(runs_model),
+                           index.shared_overrides(runs_model))
             table.blocks.append(Block(runs_model, paper_model, rows))
         tables.append(table)
     return tables
 
 
-def _notes(table: Table, method: Method, sel: Selection, task: str, rule: str, seeds: list[int]) -> None:
+def _notes(
+    table: Table, method: Method, sel: Selection, task: str, rule: str, seeds: list[int], shared: list[str]
+) -> None:
     where = f"{sel.model} / {TASK_LABEL[task]} / {method.label} (`{method.tag}`)"
     if sel.status == "missing":
-        table.commands.append(run_command(sel.model, task, method, seeds))
+        table.commands.append(run_command(sel.model, task, method, seeds, shared))
     if len(sel.lrs) > 1:
         table.lr_notes.append(f"{where}: lr {sel.lr:g} won (tried {', '.join(f'{x:g}' for x in sel.lrs)})")
     if sel.status == "no metric":

@@ -142,6 +142,11 @@ def most_common(values: Iterable[Any]) -> int | None:
     return min(counts, key=lambda v: (-counts[v], v)) if counts else None
 
 
+# Override keys that name a cell (set by the suggested command itself, never copied from other runs).
+CELL_KEYS = {"model", "task", "method", "kernel", "stride", "seed", "method.targets", "method.kernel",
+             "method.stride", "method.rank", "method.r", "method.lr", "trainer.lr", "results_dir", "overwrite"}
+
+
 class RecordIndex:
     """Records grouped by (model, task, method_tag) for cell lookups."""
 
@@ -158,6 +163,15 @@ class RecordIndex:
     def seeds(self, model: str) -> list[int]:
         """Seeds used by any run of `model` (to suggest commands that match the existing runs)."""
         return sorted({r["seed"] for r in self.records if r["model"] == model})
+
+    def shared_overrides(self, model: str) -> list[str]:
+        """Command-line settings every run of `model` used (data.dir, a short schedule, an +experiment …),
+        minus what names a cell, so suggested commands fill cells the same way as the existing runs."""
+        lists = [r.get("overrides") or [] for r in self.records if r["model"] == model]
+        if not lists:
+            return []
+        shared = [o for o in lists[0] if all(o in other for other in lists[1:])]
+        return [o for o in shared if o.split("=", 1)[0].lstrip("+~") not in CELL_KEYS]
 
     def select(self, model: str, task: str, method_tag: str, key: str, rule: str, agg: str) -> Selection:
         """Pick the lr whose aggregated `key` is highest (ties: more seeds, then smaller lr)."""
