@@ -30,7 +30,7 @@ tables:  ## the paper's tables and figures, from whatever records exist
 	$(PY) scripts/tables.py --results-dir $(RESULTS) --out $(RESULTS) $(ARGS)
 
 bench:  ## training-step / layer / eval benchmark on the DeBERTaV3-base architecture (random weights)
-	$(PY) scripts/bench.py --out $(RESULTS)/bench $(ARGS)
+	$(PY) scripts/bench.py --out $(RESULTS)/bench --readme README.md $(ARGS)
 
 bench-quick:
 	$(PY) scripts/bench.py --quick --out $(RESULTS)/bench $(ARGS)

@@ -4,8 +4,9 @@
                             [--threads N] [--device auto|cpu|cuda] [--rss key|all|none|NAMES]
                             [--out results/bench] [--readme README.md] [--quick] [--arch key=value ...]
 
-Writes <out>/<machine>-<date>.json, the same name .md and <out>/latest.md. Defaults fit a 2-core CPU
-(batch 8 × 128, median of 5 steps after 1 warm-up, ~15 min); on a GPU they grow (batch 32, 20 steps).
+Writes <out>/<machine>-<date>.json, the same name .md and <out>/latest.md. CPU defaults: DeBERTaV3-base,
+batch 8 × 128, 1 warm-up round (memory-tracked) + 3 timed rounds of all 18 cases + 4 more rounds of the
+target cases, medians; ~11 min on 2 idle cores, ~16 min on 1. On a GPU: batch 32, 3 + 20 rounds.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seq", type=int, default=128, help="tokens per sequence")
     p.add_argument("--steps", type=int, help="timed interleaved rounds per case (median reported)")
     p.add_argument("--warmup", type=int, help="untimed rounds first")
+    p.add_argument("--focus-steps", type=int, help="extra rounds of LoRA r=1 and DCFT fast d8/d2/s1 only")
     p.add_argument("--layer-steps", type=int, help="timed rounds of the one-layer cases")
     p.add_argument("--eval-steps", type=int, help="timed rounds of the evaluation cases")
     p.add_argument("--threads", type=int, help="torch threads (default: the cores this process may use)")
@@ -50,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-allocator-tuning", action="store_true", help="leave glibc malloc at its defaults")
     a = p.parse_args(argv)
     cfg = BenchConfig(
-        model=a.model, batch=a.batch, seq=a.seq, steps=a.steps, warmup=a.warmup, layer_steps=a.layer_steps,
-        eval_steps=a.eval_steps, threads=a.threads, device=a.device, quick=a.quick, rss=a.rss, out=a.out,
-        arch=dict(a.arch), readme=a.readme, tune_allocator=not a.no_allocator_tuning,
+        model=a.model, batch=a.batch, seq=a.seq, steps=a.steps, warmup=a.warmup, focus_steps=a.focus_steps,
+        layer_steps=a.layer_steps, eval_steps=a.eval_steps, threads=a.threads, device=a.device, quick=a.quick,
+        rss=a.rss, out=a.out, arch=dict(a.arch), readme=a.readme, tune_allocator=not a.no_allocator_tuning,
         command=" ".join(["python", "scripts/bench.py", *(sys.argv[1:] if argv is None else argv)]),
     )
     results, json_path, md_path = run_bench(cfg)

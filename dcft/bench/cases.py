@@ -121,6 +121,20 @@ class TrainingCase:
     batch: dict[str, torch.Tensor]
     steps_done: int = 0
 
+    def prime_optimizer(self) -> None:
+        """Create the optimizer state with a zero-gradient, zero-lr step (parameters unchanged), so the
+        first real step already runs in the steady state (and its peak memory includes the state)."""
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        lrs = [g["lr"] for g in self.optimizer.param_groups]
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        for g in self.optimizer.param_groups:
+            g["lr"] = 0.0
+        self.optimizer.step()
+        for g, lr in zip(self.optimizer.param_groups, lrs, strict=True):
+            g["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+
     def step(self) -> None:
         """Forward, backward, optimizer step (and AdaLoRA's budget update): one training step."""
         adapted = self.adapted

@@ -18,7 +18,7 @@ from dcft.params import model_spec_from_conf
 
 def probe(job: dict) -> dict:
     device = torch.device(job["device"])
-    timing.configure_threads(job["threads"])
+    timing.configure_threads(job["threads"])  # the parent's choice
     if job.get("tune_allocator") and device.type == "cpu":
         timing.tune_cpu_allocator()
     spec = model_spec_from_conf(job["model"])

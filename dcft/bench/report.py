@@ -66,7 +66,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for tid, text, case, ref, figure, cmp, threshold, stretch in TARGETS:
         a, b = rows.get(case, {}).get(figure), rows.get(ref, {}).get(figure)
-        value = ratio(b, a) if cmp == ">=" else ratio(a, b)  # ">=" targets are speed-ups: ref / case
+        value = ratio(a, b)  # case / reference; the speed-up target puts the slower (reference) case first
         row = {"id": tid, "description": text, "case": case, "reference": ref, "figure": figure,
                "comparison": cmp, "threshold": threshold, "measured": value, "passed": None}
         if value is not None:
@@ -138,8 +138,11 @@ def to_markdown(results: dict[str, Any], source: str = "") -> str:
         "# Benchmark: DCFT vs LoRA r=1 and the other baselines",
         "",
         f"`{info['command']}` — {info['date']} — {machine.get('gpu') or machine['cpu']}, {info['threads']} "
-        f"thread(s), torch {info['versions']['torch']}; {cfg['model']} (random weights), batch {cfg['batch']} × "
-        f"{cfg['seq']} tokens, median of {cfg['steps']} interleaved steps after {cfg['warmup']} warm-up; "
+        f"thread(s) ({info.get('threads_reason', 'set')}), torch {info['versions']['torch']}; {cfg['model']} "
+        f"(random weights), batch {cfg['batch']} × "
+        f"{cfg['seq']} tokens; median of {cfg['steps']} interleaved rounds"
+        + (f" (+{cfg['focus_steps']} for LoRA r=1 and the DCFT fast target cases)" if cfg.get("focus_steps") else "")
+        + f" after {cfg['warmup']} warm-up round(s), the first memory-tracked; "
         f"load average {info.get('load_average_start')} → {info.get('load_average_end')}."
         + (f" Data: `{source}`." if source else ""),
         "",
@@ -167,24 +170,26 @@ def to_markdown(results: dict[str, Any], source: str = "") -> str:
         if "error" in c:
             lines.append(f"| {c['name']} | error: {c['error'][:80]} |" + " |" * 12)
             continue
+        g = c.get
+        trainable = "–" if g("trainable_params") is None else f"{g('trainable_params'):,}"
         lines.append(
-            f"| {c['name']} | {_num(c['step_time_median_s'])} | {_num(c['ratio_to_lora'])} | "
-            f"{_num(c['cpu_ratio_to_lora'])} | {_num(c['peak_memory_mb'], 0)} | {_num(c['peak_memory_ratio_to_lora'])}"
-            f" | {_num(c.get('peak_rss_mb'), 0)} | {_num(c.get('peak_rss_ratio_to_lora'))} | "
-            f"{_bytes(c['optimizer_state_bytes'])} | {_num(c['optimizer_state_ratio_to_lora'], 2)} | "
-            f"{_bytes(c['adapter_bytes'])} | {_num(c['adapter_ratio_to_lora'], 2)} | {c['trainable_params']:,} | "
-            f"{_num(c['trainable_params_ratio_to_lora'], 2)} |"
+            f"| {c['name']} | {_num(g('step_time_median_s'))} | {_num(g('ratio_to_lora'))} | "
+            f"{_num(g('cpu_ratio_to_lora'))} | {_num(g('peak_memory_mb'), 0)} | {_num(g('peak_memory_ratio_to_lora'))}"
+            f" | {_num(g('peak_rss_mb'), 0)} | {_num(g('peak_rss_ratio_to_lora'))} | "
+            f"{_bytes(g('optimizer_state_bytes'))} | {_num(g('optimizer_state_ratio_to_lora'), 2)} | "
+            f"{_bytes(g('adapter_bytes'))} | {_num(g('adapter_ratio_to_lora'), 2)} | {trainable} | "
+            f"{_num(g('trainable_params_ratio_to_lora'), 2)} |"
         )
     lines += ["", "## One layer, forward + backward (input needs grad, as hidden states do)", "",
               "| layer | case | ms | × LoRA |", "|---|---|---|---|"]
     for r in results["layer_cases"]:
-        ms = None if r["step_time_median_s"] is None else r["step_time_median_s"] * 1e3
+        ms = None if r.get("step_time_median_s") is None else r["step_time_median_s"] * 1e3
         lines.append(f"| {r['in_features']}×{r['out_features']} | {r['name']} | {_num(ms, 2)} | "
                      f"{_num(r['ratio_to_lora'])} |")
     lines += ["", "## Evaluation (forward, inference mode)", "",
               "| case | step s | tokens/s | × plain | × LoRA |", "|---|---|---|---|---|"]
     for e in results["eval_cases"]:
-        lines.append(f"| {e['name']} | {_num(e['step_time_median_s'])} | {_num(e['tokens_per_s'], 0)} | "
+        lines.append(f"| {e['name']} | {_num(e.get('step_time_median_s'))} | {_num(e.get('tokens_per_s'), 0)} | "
                      f"{_num(e['ratio_to_plain'])} | {_num(e['ratio_to_lora'])} |")
     lines += ["", f"Frozen baseline: {info['frozen_baseline']}. Peak memory: "
               f"{next((c.get('peak_memory_kind') for c in results['cases'] if c.get('peak_memory_kind')), '–')}; "

@@ -25,11 +25,12 @@ from dcft.bench import cases as C
 from dcft.bench import report, timing
 from dcft.params import model_spec_from_conf
 
-RSS_KEY_CASES = ("frozen", "full", "lora-r1", "adalora", "dcft-fast-d8-s8", "dcft-reference-d8-s8")
-DEFAULTS = {  # per device: batch, warmup, steps, layer_steps, eval_steps, rss
-    "cpu": dict(batch=8, warmup=1, steps=5, layer_steps=15, eval_steps=6, rss="key"),
-    "cuda": dict(batch=32, warmup=3, steps=20, layer_steps=50, eval_steps=20, rss="all"),
-    "quick": dict(warmup=1, steps=2, layer_steps=3, eval_steps=2, rss="none"),
+RSS_KEY_CASES = ("frozen", "lora-r1", "dcft-fast-d8-s8", "dcft-reference-d8-s8")
+FOCUS_CASES = ("lora-r1", "dcft-fast-d8-s8", "dcft-fast-d2-s2", "dcft-fast-d8-s1")  # the targets' comparisons
+DEFAULTS = {  # per device; the first warm-up round is the memory-tracked step
+    "cpu": dict(batch=8, warmup=1, steps=3, focus_steps=4, layer_steps=15, eval_steps=6, rss="key"),
+    "cuda": dict(batch=32, warmup=3, steps=20, focus_steps=0, layer_steps=50, eval_steps=20, rss="all"),
+    "quick": dict(warmup=1, steps=2, focus_steps=0, layer_steps=3, eval_steps=2, rss="none"),
 }
 
 
@@ -38,8 +39,9 @@ class BenchConfig:
     model: str = "deberta-v3-base"  # conf/model/<name>.yaml, built from its arch block with random weights
     batch: int | None = None  # None: 8 on CPU, 32 on CUDA
     seq: int = 128
-    steps: int | None = None  # timed rounds per case (None: 5 CPU, 20 CUDA, 2 quick); median reported
-    warmup: int | None = None  # untimed rounds first
+    steps: int | None = None  # timed rounds of all cases (None: 3 CPU, 20 CUDA, 2 quick); median reported
+    warmup: int | None = None  # untimed rounds first (>= 1: the first is the memory-tracked step)
+    focus_steps: int | None = None  # extra rounds of the target cases only (LoRA, DCFT fast d8/d2/s1)
     layer_steps: int | None = None
     eval_steps: int | None = None
     threads: int | None = None  # torch intra-op threads; None: the cores this process may use
@@ -75,10 +77,12 @@ def run_bench(cfg: BenchConfig) -> tuple[dict[str, Any], Path, Path]:
     """Run the suite; returns the results and the paths of the JSON and markdown written."""
     device = resolve_device(cfg.device)
     cfg = cfg.resolve(device)
-    threads = timing.configure_threads(cfg.threads)
+    threads, threads_why = timing.configure_threads(cfg.threads)
     allocator = timing.tune_cpu_allocator() if cfg.tune_allocator and device.type == "cpu" else "default"
     started = time.time()
     run_info = _run_info(cfg, device, threads, allocator)
+    run_info["threads_reason"] = threads_why
+    _log(f"{cfg.model} on {device}, {threads} thread(s) ({threads_why})")
     spec = model_spec_from_conf(cfg.model)
     spec.random_init = True
     spec.arch.update(cfg.arch)
@@ -103,6 +107,7 @@ def _run_info(cfg: BenchConfig, device: torch.device, threads: int, allocator: s
     return {
         "command": cfg.command or env["command"], "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": timing.machine_info(device, threads), "versions": env["versions"], "git_commit": env["git_commit"],
+        "git_dirty": _git_dirty(),
         "threads": threads, "allocator": allocator, "load_average_start": timing.load_average(),
         "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("command", "readme")},
         "timing": "median of per-step wall time over interleaved rounds after warm-up (cases rotate each round)",
@@ -111,61 +116,86 @@ def _run_info(cfg: BenchConfig, device: torch.device, threads: int, allocator: s
     }
 
 
+def _git_dirty() -> bool | None:
+    """Whether the checkout's dcft/ differs from its commit (then git_commit alone does not pin the code)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "dcft"], cwd=root, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _training_phase(cfg, spec, backbone, batch, device) -> list[dict[str, Any]]:
+    """Build every case, measure peak memory on its (untimed) first step, then time interleaved rounds."""
     specs = C.training_cases(quick=cfg.quick)
     built: dict[str, C.TrainingCase] = {}
-    errors: dict[str, str] = {}
+    rows: dict[str, dict[str, Any]] = {c.name: c.as_dict() for c in specs}
     for case in specs:
         try:
             built[case.name] = C.build_training_case(case, spec, backbone, batch, cfg.lr)
+            built[case.name].prime_optimizer()
         except Exception as exc:  # noqa: BLE001 - one broken method must not sink the suite
-            errors[case.name] = f"{type(exc).__name__}: {exc}"
-            _log(f"{case.name}: build failed: {errors[case.name]}")
-    _log(f"training: {len(built)} cases x ({cfg.warmup} warm-up + {cfg.steps} timed) rounds")
-    samples = timing.interleave({n: c.step for n, c in built.items()}, cfg.steps, cfg.warmup, device)
-    rows = []
-    for case in specs:
-        row: dict[str, Any] = case.as_dict()
-        if case.name in errors:
-            rows.append({**row, "error": errors[case.name]})
-            continue
-        tc = built.pop(case.name)
-        row.update(_step_figures(timing.summarize(samples[case.name])))
-        row.update(_case_figures(tc, device))
-        rows.append(row)
+            rows[case.name]["error"] = f"{type(exc).__name__}: {exc}"
+            _log(f"{case.name}: build failed: {rows[case.name]['error']}")
+    _log(f"training: {len(built)} cases, first step with memory tracking")
+    for name, tc in built.items():
+        rows[name].update(_peak_memory(tc, device))
+    steps = {n: c.step for n, c in built.items()}
+    _log(f"training: {len(built)} cases x ({cfg.warmup - 1} warm-up + {cfg.steps} timed) rounds")
+    samples = timing.interleave(steps, cfg.steps, max(cfg.warmup - 1, 0), device)
+    focus = {n: steps[n] for n in FOCUS_CASES if n in steps}
+    if cfg.focus_steps and len(focus) > 1:
+        _log(f"training: {len(focus)} target cases x {cfg.focus_steps} more rounds")
+        for name, extra in timing.interleave(focus, cfg.focus_steps, 0, device).items():
+            samples[name] += extra
+    for name in list(built):
+        tc = built.pop(name)
+        rows[name].update(_step_figures(samples[name]))
+        rows[name].update(_case_figures(tc))
         del tc
         gc.collect()
-    return rows
+    return list(rows.values())
 
 
-def _step_figures(summary: dict[str, Any]) -> dict[str, Any]:
+def _step_figures(samples: list[dict[str, float]]) -> dict[str, Any]:
+    summary = timing.summarize(samples)
     return {"step_time_median_s": summary["median_s"], "step_time_min_s": summary["min_s"],
             "step_time_max_s": summary["max_s"], "cpu_time_median_s": summary["cpu_median_s"],
-            "timed_steps": summary["n"]}
+            "timed_steps": summary["n"], "step_times_s": [round(x["wall_s"], 6) for x in samples]}
 
 
-def _case_figures(tc: C.TrainingCase, device: torch.device) -> dict[str, Any]:
-    """Parameter counts, optimizer-state and adapter-file bytes, and the peak memory of one more step."""
+def _case_figures(tc: C.TrainingCase) -> dict[str, Any]:
+    """Parameter counts, optimizer-state bytes (AdamW state after the steps) and adapter-file bytes."""
     figures: dict[str, Any] = dict(tc.adapted.counts())
     figures["settings_resolved"] = tc.adapted.settings
-    state = [t for s in tc.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
-    figures["optimizer_state_bytes"] = timing.tensor_bytes(state)
+    figures["optimizer_state_bytes"] = timing.tensor_bytes(_optimizer_state(tc))
     with tempfile.TemporaryDirectory() as tmp:
         save_adapter(tc.adapted, Path(tmp) / "adapter")
         figures["adapter_bytes"] = (Path(tmp) / "adapter" / WEIGHTS).stat().st_size
-    if device.type == "cuda":  # the allocator's own peak comes from the probe (a process per case)
-        figures.update(peak_memory_mb=None, peak_memory_kind="cuda max_memory_allocated (probe)")
-        return figures
-    existing = [*tc.adapted.model.parameters(), *tc.adapted.model.buffers(), *state, *tc.batch.values()]
+    return figures
+
+
+def _optimizer_state(tc: C.TrainingCase) -> list[torch.Tensor]:
+    return [t for s in tc.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+
+
+def _peak_memory(tc: C.TrainingCase, device: torch.device) -> dict[str, Any]:
+    """One training step under the live-tensor tracker (CPU); on CUDA the probe process measures."""
+    if device.type == "cuda":
+        tc.step()
+        return {"peak_memory_mb": None, "peak_memory_kind": "cuda max_memory_allocated (a process per case)"}
+    existing = [*tc.adapted.model.parameters(), *tc.adapted.model.buffers(), *_optimizer_state(tc),
+                *tc.batch.values()]
     tracker = timing.PeakTensorMemory(device.type, existing)
     with tracker:
         tc.step()
-    figures.update(peak_memory_mb=tracker.peak / 2**20, peak_memory_kind="live tensor bytes (dispatch mode)")
-    return figures
+    return {"peak_memory_mb": tracker.peak / 2**20, "peak_memory_kind": "live tensor bytes (dispatch mode)"}
 
 
 def _rss_phase(cfg, rows: list[dict[str, Any]], device: torch.device, threads: int) -> None:
@@ -216,7 +246,7 @@ def _layer_phase(cfg, spec, device) -> list[dict[str, Any]]:
         for name, module in modules.items():
             trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
             rows.append({"name": name, "in_features": n_in, "out_features": n_out, "tokens": tokens[0] * tokens[1],
-                         "trainable_params": trainable, **_step_figures(timing.summarize(samples[name]))})
+                         "trainable_params": trainable, **_step_figures(samples[name])})
     return rows
 
 
@@ -228,7 +258,7 @@ def _eval_phase(cfg, spec, backbone, batch, device) -> list[dict[str, Any]]:
     tokens = batch["input_ids"].numel()
     rows = []
     for name in models:
-        figures = _step_figures(timing.summarize(samples[name]))
+        figures = _step_figures(samples[name])
         median = figures["step_time_median_s"]
         rows.append({"name": name, "tokens_per_step": tokens, **figures,
                      "tokens_per_s": tokens / median if median else None})

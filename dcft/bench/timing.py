@@ -26,12 +26,24 @@ from torch.utils._pytree import tree_flatten
 GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_THRESHOLD = -1, -3
 
 
-def configure_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads (default: the cores this process may run on) and return the number."""
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def configure_threads(threads: int | None) -> tuple[int, str]:
+    """Set torch's intra-op threads and return (threads, why).
+
+    Default: the cores this process may use that other processes leave idle (cores − 1-minute load,
+    rounded, at least 1). On a shared machine an OpenMP thread whose core is taken stalls every
+    parallel op for a scheduler slice (~20 ms measured for a 64×64 linear), which would swamp the
+    differences the benchmark is after.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads is not None:
+        why = "set explicitly"
+    else:
+        load = load_average()
+        idle = cores - (load[0] if load else 0.0)
+        threads = max(1, min(cores, round(idle)))
+        why = f"default: {cores} core(s) minus 1-minute load average {load[0] if load else 'unknown'}, at least 1"
     torch.set_num_threads(int(threads))
-    return torch.get_num_threads()
+    return torch.get_num_threads(), why
 
 
 def tune_cpu_allocator() -> str:
@@ -61,7 +73,7 @@ def interleave(
     """Run every case once per round, the start rotating each round; time rounds after `warmup`.
 
     Returns per case a list of {"wall_s", "cpu_s"} (cpu = this process's CPU time; with several threads
-    it includes their spin-waits). Automatic garbage collection is off while a step runs.
+    it includes their spin-waits). Automatic garbage collection is off during the rounds.
     """
     names = list(steps)
     samples: dict[str, list[dict[str, float]]] = {n: [] for n in names}
@@ -69,15 +81,15 @@ def interleave(
     try:
         for r in range(warmup + rounds):
             order = names[r % len(names):] + names[: r % len(names)]
+            gc.enable()
+            gc.collect()  # once per round, between steps; never inside a timed step
+            gc.disable()
             for name in order:
-                gc.collect()
-                gc.disable()
                 synchronize(device)
                 wall, cpu = time.perf_counter(), time.process_time()
                 steps[name]()
                 synchronize(device)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                gc.enable()
                 if r >= warmup:
                     samples[name].append({"wall_s": wall, "cpu_s": cpu})
     finally:
