@@ -75,3 +75,8 @@ def test_wandb_runs_offline_without_a_key(tmp_path, rte_dir, minilm_dir, monkeyp
     assert record["status"] == "finished"
     offline = list((Path(cfg.run_dir) / "wandb").glob("offline-run-*"))
     assert offline, "W&B should have written an offline run"
+
+
+def test_bf16_mixed_precision_runs_on_cpu(tmp_path, rte_dir, minilm_dir):
+    record, _ = compose_and_run(short_run(minilm_dir, rte_dir, tmp_path / "r", "trainer.mixed_precision=bf16"))
+    assert record["status"] == "finished" and record["mixed_precision"] == "bf16"
