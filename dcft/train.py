@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -72,6 +73,10 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 
 
 def _accelerator(cfg: RunConfig, run_dir: Path) -> Accelerator:
+    # Jobs of one multirun share a process: each gets its own precision / accumulation settings, while the
+    # process group (PartialState) set up by torchrun or `accelerate launch` is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     use_wandb = cfg.logger.get("name") == "wandb"
     return Accelerator(
         cpu=not torch.cuda.is_available(),  # lets torchrun / `accelerate launch` run several CPU processes (gloo)
