@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
+from dcft.config import flatten
+
 REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later", what a requeueing launcher looks for
 STATE_FILE = "trainer_state.json"
 # Keys that may change between a run and its resume without changing what is computed.
@@ -107,23 +109,13 @@ def load(accelerator: Accelerator, path: Path, adapted=None) -> TrainState:
 
 
 def comparable_config(resolved: dict[str, Any]) -> dict[str, Any]:
-    flat = _flatten(resolved)
+    flat = flatten(resolved)
     return {k: v for k, v in flat.items() if not any(k == key or k.startswith(key + ".") for key in VOLATILE)}
 
 
 def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     keys = sorted(set(saved) | set(current))
     return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def peak_memory_mb() -> float:

@@ -21,7 +21,7 @@ from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmu
 
 from dcft import checkpoint
 from dcft.adapters import save_adapter
-from dcft.config import RunConfig
+from dcft.config import RunConfig, flatten
 from dcft.errors import UserError
 from dcft.evaluation import evaluate_split
 from dcft.io_utils import atomic_write_json, atomic_write_text, jsonable
@@ -207,7 +207,9 @@ class Trainer:
         self.started = True
         if self.cfg.logger.get("name") == "wandb":
             name = f"{self.cfg.model.name}/{self.cfg.task}/{self.cfg.method_tag}/seed{self.cfg.seed}"
-            config = _flat(self.cfg.resolved) | {f"params/{k}": v for k, v in self.adapted.counts().items()}
+            config = {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+                      for k, v in flatten(self.cfg.resolved).items()}
+            config |= {f"params/{k}": v for k, v in self.adapted.counts().items()}
             self.acc.init_trackers(self.cfg.logger.get("project", "dcft"), config=config,
                                    init_kwargs=wandb_init_kwargs(self.cfg.logger, name, str(self.run_dir)))
 
@@ -342,11 +344,12 @@ class Trainer:
 
     def _write_record(self, status: str, error: str | None = None) -> dict[str, Any]:
         cfg, st = self.cfg, self.state
-        counts = self.adapted.counts() if hasattr(self, "adapted") else {}
+        adapted = getattr(self, "adapted", None)  # absent if the run failed before the model was built
+        counts = adapted.counts() if adapted else {}
         record = {
             "schema": SCHEMA, "status": status, "model": cfg.model.name, "model_source": cfg.model.source,
             "task": cfg.task, "method": cfg.method, "method_tag": cfg.method_tag,
-            "method_settings": getattr(self, "adapted", None) and self.adapted.settings, "seed": cfg.seed,
+            "method_settings": adapted.settings if adapted else cfg.method_options, "seed": cfg.seed,
             "lr": self.tcfg.lr,
             "params": {"trainable": counts.get("trainable_params"), "head": counts.get("head_params"),
                        "total": counts.get("total_params")},
@@ -362,23 +365,12 @@ class Trainer:
             "last_checkpoint": st.last_checkpoint, "run_dir": str(self.run_dir),
             "trainer": asdict(self.tcfg), "overrides": _overrides(), "error": error, **self.env,
         }
-        if hasattr(self, "adapted") and self.adapted.final_state and status != "running":
-            record["method_state"] = self.adapted.final_state()
+        if adapted and adapted.final_state and status != "running":
+            record["method_state"] = adapted.final_state()
         record = json.loads(json.dumps(record, default=jsonable))  # what readers of the file will see
         if self.acc.is_main_process:
             write_record(record, self.run_dir / "record.json", self.store)
         return record
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
-    return out
 
 
 def _downsample(points: list, limit: int = 500) -> list:
