@@ -21,8 +21,8 @@ def _dcft_tag(kernel: Any, stride: Any, rank: Any, targets: Any) -> str:
         targets = list(targets)
     try:
         return tag_for(DCFTConfig(kernel=int(kernel), stride=int(stride), rank=int(rank), targets=targets))
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"dcft: {exc}") from None
+    except (TypeError, ValueError):  # a bad value: the method's own validation reports it in one line
+        return f"dcft-d{kernel}-s{stride}-k{rank}"
 
 
 def _method_lr(method_lr: Any, trainer_lr: Any) -> str:

@@ -37,6 +37,8 @@ CASES = {
     "stride above kernel": (["method=dcft", "kernel=4", "stride=5"], "stride=5 is invalid for kernel=4"),
     "kernel larger than the layers": (["method=dcft", "kernel=64"], "kernel=64 is larger than"),
     "rank below 1": (["method=dcft", "method.rank=0"], "rank=0 is invalid"),
+    "kernel not a number": (["method=dcft", "kernel=abc"], "kernel='abc' is invalid"),
+    "unknown target group": (["method=dcft", "method.targets=zz"], "unknown group 'zz'"),
     "missing data dir": (["data.dir=/nonexistent/glue"], "/nonexistent/glue"),
     "unreadable model path": (["model.random_init=false", "model.path=/nonexistent/model"], "is not a directory"),
     "unknown method setting": (["method.kernal=3"], "kernal"),
