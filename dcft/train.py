@@ -7,6 +7,7 @@ import math
 import shutil
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -49,25 +50,21 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         return previous
     _check_writable(cfg.results_dir)
     accelerator = _accelerator(cfg, run_dir)
-    lock = CellLock(run_dir) if accelerator.is_main_process else None
-    if lock:
-        lock.__enter__()
     try:
-        if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
-            _clear_run_dir(run_dir)
-        accelerator.wait_for_everyone()
-        trainer = Trainer(cfg, accelerator, run_dir, store)
-        try:
-            return trainer.fit()
-        except (UserError, Diverged, SystemExit, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # out of memory, a library error ...: the record says failed, and why
-            if trainer.started:
-                trainer._write_record("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
-            raise
+        with CellLock(run_dir) if accelerator.is_main_process else nullcontext():
+            if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
+                _clear_run_dir(run_dir)
+            accelerator.wait_for_everyone()
+            trainer = Trainer(cfg, accelerator, run_dir, store)
+            try:
+                return trainer.fit()
+            except (UserError, Diverged, SystemExit, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # out of memory, a library error ...: the record says failed, and why
+                if trainer.started:
+                    trainer._write_record("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
+                raise
     finally:
-        if lock:
-            lock.__exit__(None, None, None)
         for tracker in accelerator.trackers:  # not end_training(): the process group must outlive one job of a
             tracker.finish()                  # multirun launched under torchrun / accelerate launch
 
