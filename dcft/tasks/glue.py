@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
 
 from dcft.errors import UserError
+from dcft.io_utils import atomic_write_dir
 from dcft.tasks.base import DataOptions, EvalSet, PreparedData
 from dcft.tasks.glue_data import GLUE_TASKS, HUB_PATH, GlueSpec, get_spec, load_glue_raw, source_files
 from dcft.tasks.metrics import compute_metrics
@@ -148,18 +148,11 @@ def _vocab_size(tokenizer: Any) -> int | None:
 
 def _save_atomic(path: str, features: datasets.DatasetDict, examples: datasets.DatasetDict, key: dict
                  ) -> None:
-    """Write into a temp dir beside `path`, then rename: readers see a complete cache or none."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
-    try:
-        features.save_to_disk(os.path.join(tmp, "features"))
-        examples.save_to_disk(os.path.join(tmp, "examples"))
-        with open(os.path.join(tmp, "key.json"), "w") as f:
-            json.dump(key, f, indent=1, sort_keys=True, default=str)
-        os.replace(tmp, path)
-    except OSError:
-        if not os.path.isdir(path):  # a concurrent writer winning the race is fine; anything else is not
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    """Readers see a complete cache or none; a concurrent writer that wins the race is fine."""
+
+    def fill(tmp: Path) -> None:
+        features.save_to_disk(str(tmp / "features"))
+        examples.save_to_disk(str(tmp / "examples"))
+        (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True, default=str))
+
+    atomic_write_dir(path, fill, replace=False)

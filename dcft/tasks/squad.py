@@ -10,9 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ import datasets
 import numpy as np
 
 from dcft.errors import UserError
+from dcft.io_utils import atomic_write_dir
 from dcft.squad_eval import evaluate_v1, evaluate_v2
 from dcft.tasks.base import DataOptions, EvalSet, PreparedData
 from dcft.tasks.squad_post import PostprocessConfig, postprocess_qa_predictions
@@ -241,13 +239,7 @@ def _cached(cache_dir: str | None, key: dict, build: Callable[[], datasets.Datas
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     path = Path(cache_dir) / f"squad-{key['split']}-{digest}"
     if not path.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.")
-        build().save_to_disk(tmp)
-        try:
-            os.replace(tmp, path)
-        except OSError:  # another process finished first: keep its copy
-            shutil.rmtree(tmp, ignore_errors=True)
+        atomic_write_dir(path, lambda tmp: build().save_to_disk(str(tmp)), replace=False)
     return datasets.load_from_disk(str(path))
 
 
