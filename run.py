@@ -7,7 +7,7 @@ import dcft.config  # noqa: F401  (registers the resolvers conf/ uses)
 from dcft.cli import run_from_hydra
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="dcft/conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     run_from_hydra(cfg)
 

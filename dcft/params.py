@@ -7,8 +7,7 @@ from typing import Any
 
 from dcft.methods import apply_method
 from dcft.models import ModelSpec, build_model
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from dcft.paths import CONF_DIR
 
 
 def format_binary(count: int, unit: str, decimals: int) -> str:

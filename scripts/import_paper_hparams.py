@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "paper"
-OUT = ROOT / "conf" / "hparams"
+OUT = ROOT / "dcft" / "conf" / "hparams"
 
 FIELDS = {  # csv column -> hparams key, type
     "learning_rate": ("lr", float), "batch_size": ("batch_size", int), "epochs": ("epochs", int),

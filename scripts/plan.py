@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dcft.config import from_hydra  # noqa: E402
+from dcft.paths import CONF_DIR  # noqa: E402
 from dcft.records import read_record, store_path  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def expand(arguments: list[str]) -> list[list[str]]:
 
 
 def main(arguments: list[str]) -> int:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = expand(arguments)
         rows, seen = [], set()
         for job in jobs:

@@ -6,6 +6,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
 
+from dcft.paths import CONF_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -96,6 +98,6 @@ def compose_and_run(overrides: list[str]):
     from dcft.train import run
 
     quiet_libraries()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = from_hydra(compose(config_name="config", overrides=overrides))
     return run(cfg), cfg

@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT, compose_and_run, short_run, write_rte
 
 from dcft.errors import UserError
+from dcft.paths import CONF_DIR
 
 
 def run_in_process(overrides, capsys):
@@ -16,7 +17,7 @@ def run_in_process(overrides, capsys):
 
     from dcft.cli import run_from_hydra
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     with pytest.raises(SystemExit) as exit_info:
         run_from_hydra(cfg)

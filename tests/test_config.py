@@ -3,13 +3,13 @@
 import itertools
 
 import pytest
-from conftest import ROOT
 from hydra import compose, initialize_config_dir
 
 from dcft.config import from_hydra
 from dcft.errors import UserError
+from dcft.paths import CONF_DIR
 
-CONF = ROOT / "conf"
+CONF = CONF_DIR
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
 ALL_METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
