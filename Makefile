@@ -35,8 +35,8 @@ bench:  ## training-step / layer / eval benchmark on the DeBERTaV3-base architec
 bench-quick:
 	$(PY) scripts/bench.py --quick --out $(RESULTS)/bench $(ARGS)
 
-hparams:  ## regenerate conf/hparams from the authors' settings
-	$(PY) scripts/import_paper_hparams.py
+hparams:  ## regenerate dcft/conf/hparams/{released,paper} and DIFFERENCES.md from dcft/data
+	$(PY) scripts/import_hparams.py
 
 plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 	$(PY) scripts/plan.py +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS)

@@ -12,8 +12,9 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from dcft.heads import attach_method
 from dcft.io_utils import atomic_write_dir
-from dcft.methods import Adapted, apply_method
+from dcft.methods import Adapted
 
 WEIGHTS = "adapter.safetensors"  # the method's tensors: what the paper counts (~100 KB for DCFT d=8)
 HEAD = "head.safetensors"  # the task head, trained in every method
@@ -51,7 +52,7 @@ def load_adapter(model: nn.Module, directory: str | Path) -> Adapted:
     """Apply the saved method to `model` (a fresh base model with the same head) and load the tensors."""
     config = read_adapter_config(directory)
     options = _apply_options(config)
-    adapted = apply_method(model, config["method"], options, total_steps=config["settings"].get("total_step"))
+    adapted = attach_method(model, config["method"], options, total_steps=config["settings"].get("total_step"))
     state = load_file(str(Path(directory) / WEIGHTS)) | load_file(str(Path(directory) / HEAD))
     target = adapted.model
     own = dict(target.named_parameters())

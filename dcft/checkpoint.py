@@ -22,13 +22,8 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
-from dcft.config import flatten
-
 REQUEUE_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later", what a requeueing launcher looks for
 STATE_FILE = "trainer_state.json"
-# Keys that may change between a run and its resume without changing what is computed.
-VOLATILE = ("overwrite", "dry_run", "logger", "trainer.checkpoint_every", "trainer.keep_checkpoints",
-            "trainer.eval_batch_size", "trainer.num_workers", "results_dir", "run_dir", "data.cache", "model.path")
 
 
 @dataclass
@@ -106,16 +101,6 @@ def load(accelerator: Accelerator, path: Path, adapted=None) -> TrainState:
 
         adapted.set_method_state(load_file(str(path / METHOD_TENSORS)), json.loads((path / METHOD_FACTS).read_text()))
     return TrainState(**json.loads((path / STATE_FILE).read_text()))
-
-
-def comparable_config(resolved: dict[str, Any]) -> dict[str, Any]:
-    flat = flatten(resolved)
-    return {k: v for k, v in flat.items() if not any(k == key or k.startswith(key + ".") for key in VOLATILE)}
-
-
-def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    keys = sorted(set(saved) | set(current))
-    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
 def peak_memory_mb() -> float:

@@ -91,13 +91,12 @@ def _print_summary(record: dict) -> None:
 
 
 def _record_failure(cfg, error: str) -> None:
-    from dcft.records import failed_record, read_record, store_path, write_record
+    from dcft.run_record import build_record, read_record, write_record
 
-    store = store_path(cfg.results_dir, cfg.model.name, cfg.task, cfg.method_tag, cfg.trainer.lr, cfg.seed)
-    previous = read_record(store)
+    previous = read_record(cfg.record_path)
     if previous and previous.get("status") == "finished":
         return  # never replace a finished result
-    write_record(failed_record(cfg, error), store)
+    write_record(build_record(cfg, "failed", error=error), cfg.record_path)
 
 
 def _cleanup(run_dir: Path | None, existed: bool, results_dir: str) -> None:

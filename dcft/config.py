@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from dcft import cells, paths
 from dcft.errors import UserError
+from dcft.methods.settings import build_settings
 from dcft.models import ModelSpec
 
+# Top-level shortcuts that only DCFT reads (through `method.kernel: ${kernel}` ...).
+DCFT_SHORTCUTS = ("kernel", "stride")
+INVALID_CELL = "invalid-settings"  # Hydra's directory for a job whose settings the run will reject in one line
 
-def _dcft_tag(kernel: Any, stride: Any, rank: Any, targets: Any) -> str:
-    from dcft.methods.dcft import DCFTConfig, tag_for
 
-    if isinstance(targets, ListConfig):
-        targets = list(targets)
+def _cell_subdir(*, _root_: DictConfig) -> str:
+    """A run's directory under outputs/ (dcft.cells): Hydra's run and sweep dirs and `run_dir` use it."""
     try:
-        return tag_for(DCFTConfig(kernel=int(kernel), stride=int(stride), rank=int(rank), targets=targets))
-    except (TypeError, ValueError):  # a bad value: the method's own validation reports it in one line
-        return f"dcft-d{kernel}-s{stride}-k{rank}"
+        sections = {k: OmegaConf.to_container(_root_[k], resolve=True) for k in cells.SECTIONS}
+        return str(cells.cell_of({**sections, "seed": _root_.seed}).path)
+    except Exception:  # a bad setting: the run itself reports it in one line, Hydra must not crash first
+        return INVALID_CELL
 
 
-def _method_lr(method_lr: Any, trainer_lr: Any) -> str:
-    """The learning rate that will be used, formatted for a path (per-method lr wins)."""
-    return f"{float(trainer_lr if method_lr is None else method_lr):g}"
+def _baselines(root: DictConfig) -> Any:
+    """The method's own settings block in the task's hparams (`baselines.<method>`), or None."""
+    return OmegaConf.select(root, f"task.hparams.baselines.{root.method.name}", default=None)
+
+
+def _hp(key: str, *, _root_: DictConfig) -> Any:
+    """A training setting: the method's own (hparams `baselines.<method>.<key>`) if it has one, else the task's."""
+    own = _baselines(_root_)
+    return own[key] if own is not None and key in own else _root_.task.hparams[key]
+
+
+def _baseline(key: str, default: Any, *, _root_: DictConfig) -> Any:
+    """A method setting from the method's own block in the task's hparams, else `default`."""
+    own = _baselines(_root_)
+    return own[key] if own is not None and key in own else default
+
+
+def _mul(a: Any, b: Any) -> float:
+    return float(a) * float(b)
+
+
+def _outputs_dir(results_dir: str) -> str:
+    return str(paths.outputs_dir(results_dir))
 
 
 def _pkg_dir(package: str, *parts: str) -> str:
@@ -39,7 +62,9 @@ def _pkg_dir(package: str, *parts: str) -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("dcft_tag", _dcft_tag), ("method_lr", _method_lr), ("pkg_dir", _pkg_dir)):
+    resolvers = (("cell_subdir", _cell_subdir), ("outputs_dir", _outputs_dir), ("pkg_dir", _pkg_dir), ("hp", _hp),
+                 ("baseline", _baseline), ("mul", _mul))
+    for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
@@ -64,13 +89,14 @@ class TrainerSettings:
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "no"
     adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-6
+    adam_eps: float = 1e-8
     reporting_rule: str = "best"
     save_adapter: bool = True
     save_predictions: bool = True
     checkpoint_every: int | None = None
     keep_checkpoints: int = 2
     num_workers: int = 0
+    threads: int | None = None  # CPU threads of this process; None = its CPUs / the local jobs beside it
 
     def __post_init__(self) -> None:
         checks = [
@@ -85,6 +111,7 @@ class TrainerSettings:
              f"trainer.reporting_rule={self.reporting_rule!r}; choose best or final"),
             (self.checkpoint_every is None or self.checkpoint_every >= 1,
              f"trainer.checkpoint_every={self.checkpoint_every} must be >= 1 or null"),
+            (self.threads is None or self.threads >= 1, f"trainer.threads={self.threads} must be >= 1 or null"),
         ]
         for ok, message in checks:
             if not ok:
@@ -95,80 +122,109 @@ class TrainerSettings:
 class RunConfig:
     model: ModelSpec
     task: str
-    task_family: str
     task_settings: dict[str, Any]
     method: str
-    method_tag: str
     method_options: dict[str, Any]
     trainer: TrainerSettings
     logger: dict[str, Any]
     seed: int
     results_dir: str
-    run_dir: str
+    cell: cells.Cell
+    computing: dict[str, Any]  # the settings that name the cell (recorded, and shown when cells are compared)
     dry_run: bool = False
     overwrite: bool = False
     data: dict[str, Any] = field(default_factory=dict)
     resolved: dict[str, Any] = field(default_factory=dict)  # the whole resolved config, for the record
 
     @property
-    def lr(self) -> float:
-        return self.trainer.lr
+    def method_tag(self) -> str:
+        return self.cell.method_tag
 
+    @property
+    def hparams_set(self) -> str:
+        return cells.hparams_set(self.resolved)
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'trainer': {'lr': 1}} -> {'trainer.lr': 1}: for config comparison and tracker configs."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+    @property
+    def run_dir(self) -> str:
+        return str(paths.run_dir(self.results_dir, self.cell.path))
 
-
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else node
+    @property
+    def record_path(self) -> str:
+        return str(paths.record_path(self.results_dir, self.cell.path))
 
 
 def _typed(cls, values: dict[str, Any], where: str):
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - valid)
-    if unknown:
-        raise UserError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
     try:
-        return cls(**values)
-    except TypeError as exc:
-        raise UserError(f"{where}: {exc}") from None
+        return build_settings(cls, values, where)
+    except (TypeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
 
 
-def from_hydra(cfg: DictConfig) -> RunConfig:
-    """Resolve once, validate, and hand typed settings to the rest of the code."""
+def _override_keys(overrides: list[str]) -> dict[str, str]:
+    keys = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        keys[key.lstrip("+~")] = value
+    return keys
+
+
+def check_shortcuts(resolved: dict[str, Any], overrides: list[str]) -> None:
+    """`kernel=` / `stride=` on the command line must reach the method: else they would be silently ignored."""
+    given = _override_keys(overrides)
+    method = resolved["method"]
+    for key in DCFT_SHORTCUTS:
+        if key not in given:
+            continue
+        if key not in method:
+            raise UserError(f"{key}={given[key]} is a DCFT setting; method={method['name']} does not use it. Drop "
+                            f"it, or list DCFT presets beside other methods (method=lora,dcft_d2,dcft_d8)")
+        if method[key] != resolved[key]:
+            raise UserError(f"{key}={given[key]} is ignored: this method preset fixes {key}={method[key]}; use "
+                            f"method=dcft {key}={given[key]} instead")
+
+
+def hydra_overrides() -> list[str]:
+    """The command-line overrides of the running Hydra job ([] outside Hydra)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except Exception:
+        return []
+
+
+def from_hydra(cfg: DictConfig, overrides: list[str] | None = None) -> RunConfig:
+    """Resolve once, validate, and hand typed settings to the rest of the code. `overrides`: the command line
+    (default: the running Hydra job's), checked for DCFT shortcuts given to a method that ignores them."""
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
-    except Exception as exc:  # interpolation errors carry the user's mistake (e.g. a bad stride)
+    except Exception as exc:  # interpolation errors carry the user's mistake
         cause = exc.__cause__ if isinstance(exc.__cause__, UserError) else exc
         raise UserError(str(cause).splitlines()[0]) from None
+    check_shortcuts(resolved, hydra_overrides() if overrides is None else overrides)
+    try:
+        cell = cells.cell_of(resolved)  # validates the method's settings (one-line ValueError)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     method = dict(resolved["method"])
-    name, tag, method_lr = method.pop("name"), method.pop("tag"), method.pop("lr", None)
+    name, method_lr = method.pop("name"), method.pop("lr", None)
     trainer_values = dict(resolved["trainer"])
     if method_lr is not None:
         trainer_values["lr"] = method_lr
     if isinstance(trainer_values.get("adam_betas"), list):
         trainer_values["adam_betas"] = tuple(trainer_values["adam_betas"])
-    model_values = dict(resolved["model"])
     return RunConfig(
-        model=_typed(ModelSpec, model_values, "model"),
+        model=_typed(ModelSpec, dict(resolved["model"]), "model"),
         task=resolved["task"]["name"],
-        task_family=resolved["task"]["family"],
         task_settings=dict(resolved["task"].get("settings") or {}),
         method=name,
-        method_tag=tag,
         method_options=method,
         trainer=_typed(TrainerSettings, trainer_values, "trainer"),
         logger=dict(resolved.get("logger") or {"name": "none"}),
         seed=int(resolved["seed"]),
         results_dir=os.path.abspath(resolved["results_dir"]),
-        run_dir=os.path.abspath(resolved["run_dir"]),
+        cell=cell,
+        computing=cells.computing_settings(resolved),
         dry_run=bool(resolved.get("dry_run", False)),
         overwrite=bool(resolved.get("overwrite", False)),
         data=dict(resolved.get("data") or {}),

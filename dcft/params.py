@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dcft.methods import apply_method
+from dcft.heads import attach_method
 from dcft.models import ModelSpec, build_model
 from dcft.paths import CONF_DIR
 
@@ -30,7 +30,7 @@ def count_parameters(
 ) -> dict[str, Any]:
     """Build the architecture on the meta device (no weights, no download), apply the method, count."""
     model = build_model(spec, head, num_labels, meta=True)
-    adapted = apply_method(model, method, options, total_steps=nominal_total_steps(options))
+    adapted = attach_method(model, method, options, total_steps=nominal_total_steps(options))
     counts = adapted.counts()
     counts["paper_units"] = paper_units(counts["trainable_params"])
     counts["method_tag"] = adapted.tag

@@ -8,6 +8,18 @@ from pathlib import Path
 from typing import Any
 
 
+def init_wandb(accelerator: Any, cfg: Any, counts: dict[str, int]) -> None:
+    """W&B through accelerate: the whole resolved config (flat) and the parameter counts as the run's config."""
+    from dcft.cells import flatten
+
+    name = f"{cfg.model.name}/{cfg.task}/{cfg.method_tag}/seed{cfg.seed}"
+    config = {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+              for k, v in flatten(cfg.resolved).items()}
+    config |= {f"params/{k}": v for k, v in counts.items()}
+    accelerator.init_trackers(cfg.logger.get("project", "dcft"), config=config,
+                              init_kwargs=wandb_init_kwargs(cfg.logger, name, cfg.run_dir))
+
+
 def wandb_init_kwargs(logger: dict[str, Any], run_name: str, run_dir: str) -> dict[str, Any]:
     """Offline unless a key is set (a run never fails for lack of a login)."""
     mode = logger.get("mode")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from dcft.config import from_hydra  # noqa: E402
 from dcft.paths import CONF_DIR  # noqa: E402
-from dcft.records import read_record, store_path  # noqa: E402
+from dcft.run_record import read_record  # noqa: E402
 
 
 def expand(arguments: list[str]) -> list[list[str]]:
@@ -38,8 +38,8 @@ def main(arguments: list[str]) -> int:
         jobs = expand(arguments)
         rows, seen = [], set()
         for job in jobs:
-            cfg = from_hydra(compose(config_name="config", overrides=job))
-            cell = store_path(cfg.results_dir, cfg.model.name, cfg.task, cfg.method_tag, cfg.trainer.lr, cfg.seed)
+            cfg = from_hydra(compose(config_name="config", overrides=job), overrides=job)
+            cell = Path(cfg.record_path)
             record = read_record(cell)
             status = record.get("status", "unreadable") if record else ("—" if not cell.exists() else "unreadable")
             duplicate = cell in seen

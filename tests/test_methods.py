@@ -6,8 +6,10 @@ from conftest import tiny_model
 
 from dcft import DCFTLinear, apply_method, orthogonality_regularizer
 from dcft.adapters import load_adapter, save_adapter
-from dcft.methods import METHODS, head_parameter_names, method_settings
-from dcft.methods.targets import GROUP_SETS, parse_groups, resolve_targets
+from dcft.heads import attach_method, head_parameter_names
+from dcft.methods import METHODS, method_settings, method_tag
+from dcft.methods.groups import GROUP_SETS, parse_groups, targets_name
+from dcft.methods.targets import resolve_targets
 
 FAMILIES = ["deberta-v2", "roberta", "bert"]
 HEAD_PREFIXES = {
@@ -35,7 +37,7 @@ def test_exactly_adapter_and_head_train(family, method):
     head_names = head_parameter_names(model)
     assert head_names and all(n.startswith(HEAD_PREFIXES[family]) for n in head_names)
     options, is_adapter = EXPECTED[method]
-    adapted = apply_method(model, method, options, total_steps=20)
+    adapted = attach_method(model, method, options, total_steps=20)
     head_ids = adapted.head_ids
     trained = [(n, p) for n, p in adapted.model.named_parameters() if p.requires_grad]
     assert {id(p) for _, p in trained} >= head_ids, "the task head must train in every method"
@@ -47,6 +49,18 @@ def test_exactly_adapter_and_head_train(family, method):
     counts = adapted.counts()
     assert counts["trainable_params"] == sum(p.numel() for _, p in trained if id(p) not in head_ids)
     assert counts["head_params"] == sum(p.numel() for p in model.parameters() if id(p) in head_ids)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_the_method_alone_trains_only_its_own_tensors(method):
+    """apply_method is the library: it decides nothing about the head (the harness's policy, dcft.heads)."""
+    options, is_adapter = EXPECTED[method]
+    adapted = apply_method(tiny_model("bert"), method, options, total_steps=20)
+    trained = [n for n, _ in adapted.trainable_named_parameters()]
+    assert trained and all(is_adapter(n) for n in trained), [n for n in trained if not is_adapter(n)]
+    if method not in ("full", "bitfit"):  # BitFit trains every bias, a classifier's too
+        assert not any(n.startswith(("classifier.", "bert.pooler.")) for n in trained), "the head is not the method's"
+    assert adapted.head_ids == set() and adapted.counts()["head_params"] == 0
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -72,7 +86,7 @@ def test_named_group_sets_are_valid():
 @pytest.mark.parametrize("method,options", [("dcft", {"kernel": 4, "stride": 2, "rank": 2}), ("lora", {"r": 2}),
                                             ("adalora", {"tinit": 1, "tfinal": 1}), ("bitfit", {}), ("ia3", {})])
 def test_adapter_files_round_trip_logits_exactly(tmp_path, family, method, options):
-    adapted = apply_method(tiny_model(family, seed=1), method, options, total_steps=10)
+    adapted = attach_method(tiny_model(family, seed=1), method, options, total_steps=10)
     with torch.no_grad():  # make the adapter non-trivial (LoRA's B starts at zero)
         for _, p in adapted.trainable_named_parameters():
             p.add_(torch.randn_like(p) * 0.1)
@@ -94,7 +108,7 @@ def test_dcft_adapter_file_is_small(tmp_path):
     spec.arch["num_hidden_layers"] = 12
     spec.arch["vocab_size"] = 1000  # the embedding size does not matter for the adapter file
     spec.random_init = True
-    adapted = apply_method(build_model(spec, "sequence_classification", 2), "dcft", {"kernel": 8})
+    adapted = attach_method(build_model(spec, "sequence_classification", 2), "dcft", {"kernel": 8})
     save_adapter(adapted, tmp_path / "a")
     size = (tmp_path / "a" / "adapter.safetensors").stat().st_size
     assert 4 * 25_344 <= size < 4 * 25_344 + 40_000  # ~120 KB: 25,344 floats + a header naming 216 tensors
@@ -152,5 +166,34 @@ def test_adalora_schedule_is_scaled_to_short_runs():
 def test_unknown_method_and_setting_say_what_is_valid():
     with pytest.raises(ValueError, match="choose one of"):
         method_settings("lorax")
-    with pytest.raises(ValueError, match="valid"):
+    with pytest.raises(ValueError, match="valid: kernel, stride"):
         method_settings("dcft", {"kernal": 3})
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"kernel": 4, "stride": 5}, "dcft: stride=5 is invalid for kernel=4; allowed 1 <= stride <= kernel"),
+    ({"kernel": 0}, "dcft: kernel=0 is invalid; the kernel size must be an integer >= 1"),
+    ({"kernel": "abc"}, "dcft: kernel='abc' is invalid"),
+    ({"rank": 0}, "dcft: rank=0 is invalid; the subspace rank must be an integer >= 1"),
+    ({"impl": "cuda"}, "dcft: impl='cuda' is unknown; choose one of fast, reference"),
+    ({"targets": "q,z"}, "targets: unknown group 'z'"),
+])
+def test_dcft_settings_are_checked_when_built(options, message):
+    """As PEFT's configs: a bad setting fails before any model is touched, with the layer check's wording."""
+    with pytest.raises(ValueError) as err:
+        method_settings("dcft", options)
+    assert str(err.value).startswith(message)
+
+
+def test_tags_name_every_structural_setting():
+    """One tag per method structure: rank, targets, kernel, stride all show; target spellings do not."""
+    assert method_tag("dcft", {"kernel": 8}) == "dcft-d8-s8"
+    assert method_tag("dcft", {"kernel": 8, "stride": 2, "rank": 2, "targets": "Q,K,V,O,FFN_OUT"}) == \
+        "dcft-d8-s2-k2-qkvo_paper"
+    assert method_tag("lora", {"r": 8, "targets": "qv"}) == method_tag("lora", {"r": 8, "targets": ["V", "Q"]}) \
+        == "lora-r8-qv"
+    assert method_tag("lora", {"r": 1}) == "lora-r1" and method_tag("dora", {"r": 2}) == "dora-r2"
+    assert method_tag("lora_fa", {"r": 1, "targets": "q,k,v"}) == "lora_fa-r1-qkv"
+    assert method_tag("ia3", {}) == "ia3" and method_tag("ia3", {"targets": "all"}) == "ia3-all"
+    assert method_tag("adalora", {"init_r": 3, "target_r": 1}) == "adalora-r3-t1"
+    assert targets_name("q,ffn_in") == "q+ffn_in"

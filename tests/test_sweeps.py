@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, short_run, write_rte
@@ -23,8 +24,8 @@ def test_submitit_local_sweep_writes_one_record_per_job(tmp_path, minilm_dir):
     out = run_py(["-m", "hydra/launcher=local_parallel", *short_run(minilm_dir, data, results), "method=dcft,lora"])
     assert out.returncode == 0, out.stderr[-3000:]
     found = records(results)
-    assert sorted(found) == ["bert-base/rte/dcft-d8-s8/lr0.0012/seed6.json",
-                             "bert-base/rte/lora-r1/lr0.0012/seed6.json"]
+    assert sorted((r["method_tag"], r["lr"], r["seed"]) for r in found.values()) == [
+        ("dcft-d8-s8", 0.0012, 6), ("lora-r1", 0.0012, 6)]
     assert all(r["status"] == "finished" for r in found.values())
 
 
@@ -33,10 +34,10 @@ def test_multirun_isolates_a_failing_job(tmp_path, minilm_dir):
     data, results = write_rte(tmp_path / "glue"), tmp_path / "results"
     # kernel=64 is larger than the tiny model's 32-wide layers: that job fails, the other one finishes
     out = run_py(["-m", *short_run(minilm_dir, data, results), "method=dcft", "kernel=64,4"])
-    found = records(results)
-    assert found["bert-base/rte/dcft-d4-s4/lr0.0012/seed6.json"]["status"] == "finished"
-    failed = found["bert-base/rte/dcft-d64-s64/lr0.0012/seed6.json"]
-    assert failed["status"] == "failed" and "kernel=64" in failed["error"]
+    found = {r["method_tag"]: r for r in records(results).values()}
+    assert found["dcft-d4-s4"]["status"] == "finished"
+    failed = found["dcft-d64-s64"]
+    assert failed["status"] == "failed" and "kernel=64" in failed["error"] and "kernel=64" in failed["command"]
     assert out.returncode != 0  # the sweep reports the failure at its end
     # relaunching the same sweep skips the finished cell and never touches its run directory
     again = run_py(["-m", *short_run(minilm_dir, data, results), "method=dcft", "kernel=4"])
@@ -44,8 +45,15 @@ def test_multirun_isolates_a_failing_job(tmp_path, minilm_dir):
 
 
 def test_plan_lists_jobs_and_their_records(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from dcft.config import from_hydra
+    from dcft.paths import CONF_DIR
+
     results = tmp_path / "r"
-    cell = results / "runs/deberta-v3-base/rte/dcft-d8-s8/lr0.0012/seed6.json"
+    job = ["+experiment=table4", "task=rte", "method=dcft_d8", "seed=6", f"results_dir={results}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cell = Path(from_hydra(compose(config_name="config", overrides=job), overrides=job).record_path)
     cell.parent.mkdir(parents=True)
     cell.write_text(json.dumps({"status": "finished"}))
     cmd = [sys.executable, "scripts/plan.py", "+experiment=table4", "seed=6,7", f"results_dir={results}"]

@@ -32,11 +32,14 @@ def test_every_method_trains_and_writes_a_complete_record(tmp_path, rte_dir, min
     assert record["best"]["step"] in (2, 3) and record["final"]["step"] == 3
     assert 0 <= record["final"]["metrics"]["accuracy"] <= 100
     assert record["params"]["trainable"] > 0 and record["params"]["head"] > 0
-    for key in ("train_time_s", "eval_time_s", "samples_per_s", "peak_memory_mb", "versions", "device", "git_commit"):
+    for key in ("train_time_s", "eval_time_s", "samples_per_s", "peak_memory_mb", "versions", "device", "command",
+                "threads", "computing"):
         assert record[key] is not None, key
+    assert record["versions"]["dcft-harness"] and record["versions"]["torch"]  # the code's version, git or not
+    assert record["settings_id"] == cfg.cell.settings_id and record["hparams_set"] == "released"
     run_dir = Path(cfg.run_dir)
-    store = results / "runs" / "bert-base" / "rte" / cfg.method_tag / f"lr{cfg.trainer.lr:g}" / "seed6.json"
-    assert json.loads(store.read_text()) == json.loads((run_dir / "record.json").read_text())
+    store = results / "runs" / "bert-base" / "rte" / cfg.method_tag / cfg.cell.settings_id / f"lr{cfg.trainer.lr:g}"
+    assert json.loads((store / "seed6.json").read_text()) == json.loads((run_dir / "record.json").read_text())
     steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in steps if "loss" in e] == [1, 2, 3]
     assert [e["step"] for e in steps if "eval" in e] == [2, 3]
@@ -79,4 +82,4 @@ def test_wandb_runs_offline_without_a_key(tmp_path, rte_dir, minilm_dir, monkeyp
 
 def test_bf16_mixed_precision_runs_on_cpu(tmp_path, rte_dir, minilm_dir):
     record, _ = compose_and_run(short_run(minilm_dir, rte_dir, tmp_path / "r", "trainer.mixed_precision=bf16"))
-    assert record["status"] == "finished" and record["mixed_precision"] == "bf16"
+    assert record["status"] == "finished" and record["trainer"]["mixed_precision"] == "bf16"

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dcft.heads import attach_method, train_head
 from dcft.methods import Adapted, DCFTLinear, apply_method
-from dcft.methods.common import freeze_all_but_head
 from dcft.models import ModelSpec, build_model
 
 HEAD, NUM_LABELS = "sequence_classification", 2
@@ -88,12 +88,11 @@ def apply_case(model: nn.Module, case: CaseSpec) -> Adapted:
     weight so backward still runs through every layer (gradients through the activations only)."""
     if case.method != "frozen":
         total = ADALORA_STEPS if case.method == "adalora" else None
-        return apply_method(model, case.method, case.options, total_steps=total)
-    head_ids = freeze_all_but_head(model)
-    bottom = _bottom_norm(model)
-    bottom.weight.requires_grad_(True)
-    return Adapted(model=model, method="frozen", tag="frozen", settings={"trainable": "head + embeddings norm"},
-                   head_ids=head_ids)
+        return attach_method(model, case.method, case.options, total_steps=total)
+    model.requires_grad_(False)
+    _bottom_norm(model).weight.requires_grad_(True)
+    return train_head(Adapted(model=model, method="frozen", tag="frozen",
+                              settings={"trainable": "head + embeddings norm"}))
 
 
 def _bottom_norm(model: nn.Module) -> nn.Module:

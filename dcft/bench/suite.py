@@ -101,7 +101,7 @@ def run_bench(cfg: BenchConfig) -> tuple[dict[str, Any], Path, Path]:
 
 
 def _run_info(cfg: BenchConfig, device: torch.device, threads: int, allocator: str) -> dict[str, Any]:
-    from dcft.records import environment
+    from dcft.run_record import environment
 
     env = environment()
     return {

@@ -1,4 +1,4 @@
-"""What every method returns (`Adapted`) and how the task head is told apart from the backbone."""
+"""What every method returns: the adapted model, its settings and tag, and the hooks a training loop calls."""
 
 from __future__ import annotations
 
@@ -10,29 +10,16 @@ import torch
 from torch import nn
 
 
-def head_parameter_names(model: nn.Module) -> set[str]:
-    """Parameters outside the backbone (`model.<base_model_prefix>`), plus the backbone's pooler: the task head.
-
-    DeBERTa: pooler + classifier; RoBERTa: classifier (dense + out_proj); BERT: pooler + classifier (the
-    same dense-tanh-linear shape as the other two); QA: qa_outputs. The head is trainable in every method
-    and is not counted in the paper's #Params (SPEC §2).
-    """
-    prefix = getattr(model, "base_model_prefix", "")
-    if not prefix or not hasattr(model, prefix):
-        raise ValueError(f"{type(model).__name__}: cannot tell the backbone from the head (no base_model_prefix)")
-    pooler = f"{prefix}.pooler."
-    return {n for n, _ in model.named_parameters() if not n.startswith(prefix + ".") or n.startswith(pooler)}
-
-
 @dataclass
 class Adapted:
-    """A model with one method applied, and the hooks the trainer calls."""
+    """A model with one method applied. Right after `apply_method`, exactly the method's tensors are trainable;
+    a caller that also trains other parameters (a task head) lists their ids in `head_ids`."""
 
     model: nn.Module  # what is trained (may be a peft.PeftModel wrapping the HF model)
     method: str
-    tag: str  # short id used in run paths and tables, e.g. "dcft-d8-s8"
+    tag: str  # the method's name in run paths and tables, e.g. "dcft-d8-s8" (settings.<X>.tag)
     settings: dict[str, Any]  # the method's resolved settings (recorded and saved with adapters)
-    head_ids: set[int]  # id() of the head parameters
+    head_ids: set[int] = field(default_factory=set)  # id() of trained parameters that are not the method's
     regularizer: Callable[[], torch.Tensor] | None = None  # added to the loss as coef · R
     regularizer_coef: float = 0.0
     after_step: Callable[[int], None] | None = None  # called after every optimizer step (AdaLoRA)
@@ -41,7 +28,12 @@ class Adapted:
     # state outside the parameters that a resumed run needs (AdaLoRA's sensitivity averages): tensors + JSON
     get_method_state: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]] | None = None
     set_method_state: Callable[[dict[str, torch.Tensor], dict[str, Any]], None] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_model(self) -> nn.Module:
+        """The HF model itself (PEFT wraps it; the parameters are shared)."""
+        get_base = getattr(self.model, "get_base_model", None)
+        return get_base() if callable(get_base) else self.model
 
     def trainable_named_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
@@ -51,7 +43,7 @@ class Adapted:
         return {n: p.detach() for n, p in self.trainable_named_parameters()}
 
     def counts(self) -> dict[str, int]:
-        """trainable (adapter only, head excluded), head, total — the paper's #Params convention."""
+        """trainable (the method's, head excluded), head, total — the paper's #Params convention."""
         trainable = head = total = 0
         seen: set[int] = set()
         for _, p in self.model.named_parameters():
@@ -64,15 +56,3 @@ class Adapted:
             elif p.requires_grad:
                 trainable += p.numel()
         return {"trainable_params": trainable, "head_params": head, "total_params": total}
-
-
-def freeze_all_but_head(model: nn.Module) -> set[int]:
-    """Freeze everything, unfreeze the head; returns the head's parameter ids."""
-    head_names = head_parameter_names(model)
-    ids = set()
-    for name, p in model.named_parameters():
-        is_head = name in head_names
-        p.requires_grad_(is_head)
-        if is_head:
-            ids.add(id(p))
-    return ids

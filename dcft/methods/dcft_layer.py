@@ -1,4 +1,4 @@
-"""`DCFTLinear`: a frozen linear layer plus the deconvolution increment of SPEC §1.
+"""`DCFTLinear`: a frozen linear layer plus the deconvolution increment (docs/method.md).
 
 ΔWᵀ = crop(ConvT2d(B·A, C, stride s)) to in × out. Two implementations share one set of
 parameters: ``reference`` materialises ΔW with ``conv_transpose2d`` (the authors' way);
@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcft.methods.dcft_fused import KroneckerLinear, LowRankLinear, inner_group
-
-IMPLS = ("fast", "reference")
+from dcft.methods.settings import DCFT_IMPLS, check_dcft_shape
 
 
 def subspace_length(dim: int, kernel: int, stride: int) -> int:
@@ -193,21 +192,13 @@ def _autocast_on(device_type: str) -> bool:
 
 
 def _validate(name: str, in_f: int, out_f: int, kernel: int, stride: int, rank: int, impl: str) -> None:
-    """Reject settings the method cannot use, naming the layer, the value and the allowed range."""
-    if not isinstance(kernel, int) or kernel < 1:
-        raise ValueError(f"{name}: kernel={kernel!r} is invalid; the kernel size must be an integer >= 1")
-    if not isinstance(stride, int) or not 1 <= stride <= kernel:
-        raise ValueError(
-            f"{name}: stride={stride!r} is invalid for kernel={kernel}; allowed 1 <= stride <= kernel "
-            "(a stride above the kernel would leave kernel entries unused)"
-        )
+    """Reject settings the layer cannot use, naming the layer, the value and the allowed range."""
+    check_dcft_shape(name, kernel, stride, rank)
     smallest = min(in_f, out_f)
     if kernel > smallest:
         raise ValueError(
             f"{name}: kernel={kernel} is larger than the layer's smallest dimension ({in_f}x{out_f}); "
             f"allowed 1 <= kernel <= {smallest}"
         )
-    if not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"{name}: rank={rank!r} is invalid; the subspace rank must be an integer >= 1")
-    if impl not in IMPLS:
-        raise ValueError(f"{name}: impl={impl!r} is unknown; choose one of {IMPLS}")
+    if impl not in DCFT_IMPLS:
+        raise ValueError(f"{name}: impl={impl!r} is unknown; choose one of {DCFT_IMPLS}")

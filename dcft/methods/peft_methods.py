@@ -5,84 +5,45 @@ Targets come from our resolver (exact module names), so every method adapts the 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from dataclasses import dataclass
 
 from peft import AdaLoraConfig, IA3Config, LoraConfig, VeraConfig, get_peft_model
 from torch import nn
 
-from dcft.methods.common import Adapted, freeze_all_but_head
+from dcft.methods.common import Adapted
+from dcft.methods.settings import AdaLoraSettings, IA3Settings, LoraSettings, VeraSettings
 from dcft.methods.targets import resolve_targets
 
 
-@dataclass
-class LoraFamilyConfig:
-    r: int = 1  # the paper's LoRA baseline: rank 1 on all six matrix groups
-    alpha: float = 1.0
-    dropout: float = 0.0
-    targets: str | list[str] = "all"
-
-
-@dataclass
-class AdaLoraSettings:
-    init_r: int = 2  # the authors' lora_r: the initial rank before pruning
-    target_r: int = 1  # target_rank: the average rank the budget is pruned to
-    alpha: float = 32.0
-    dropout: float = 0.0
-    tinit: int = 600  # init_warmup: steps before pruning starts
-    tfinal: int = 1800  # final_warmup: last steps with the final budget fixed
-    delta_t: int = 1  # mask_interval ΔT: steps between reallocations
-    beta1: float = 0.85
-    beta2: float = 0.85
-    orth_coef: float = 0.1  # PEFT adds orth_coef·R to the loss inside its forward
-    targets: str | list[str] = "all"
-
-
-@dataclass
-class IA3Settings:
-    targets: str | list[str] = "kv_ffnout"  # (IA)³'s usual placement: keys, values, FFN output
-
-
-@dataclass
-class VeraSettings:
-    r: int = 256
-    dropout: float = 0.0
-    targets: str | list[str] = "all"
-
-
-def _wrap(model: nn.Module, peft_config, method: str, tag: str, settings: dict) -> Adapted:
-    head_ids = freeze_all_but_head(model)
-    head_params = [p for p in model.parameters() if id(p) in head_ids]
+def _wrap(model: nn.Module, peft_config, method: str, cfg, settings: dict | None = None) -> Adapted:
+    """get_peft_model freezes every weight but the adapter's; the settings are recorded as given."""
     peft_model = get_peft_model(model, peft_config)
-    for p in head_params:  # PEFT freezes all non-adapter weights; the task head trains in every method
-        p.requires_grad_(True)
-    return Adapted(model=peft_model, method=method, tag=tag, settings=settings, head_ids=head_ids)
+    return Adapted(model=peft_model, method=method, tag=cfg.tag(),
+                   settings=settings if settings is not None else dataclasses.asdict(cfg))
 
 
 def _names(model: nn.Module, targets) -> list[str]:
     return sorted(resolve_targets(model, targets))
 
 
-def apply_lora(model: nn.Module, cfg: LoraFamilyConfig, use_dora: bool = False) -> Adapted:
-    method = "dora" if use_dora else "lora"
+def apply_lora(model: nn.Module, cfg: LoraSettings, use_dora: bool = False) -> Adapted:
     config = LoraConfig(
         r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=_names(model, cfg.targets),
         use_dora=use_dora, bias="none",
     )
-    tag = f"{method}-r{cfg.r}" + ("" if cfg.targets == "all" else f"-{cfg.targets}")
-    return _wrap(model, config, method, tag, {"r": cfg.r, "alpha": cfg.alpha, "targets": cfg.targets})
+    return _wrap(model, config, cfg.name, cfg)
 
 
-def apply_dora(model: nn.Module, cfg: LoraFamilyConfig) -> Adapted:
+def apply_dora(model: nn.Module, cfg: LoraSettings) -> Adapted:
     return apply_lora(model, cfg, use_dora=True)
 
 
-def apply_lora_fa(model: nn.Module, cfg: LoraFamilyConfig) -> Adapted:
+def apply_lora_fa(model: nn.Module, cfg: LoraSettings) -> Adapted:
     """LoRA with A frozen at its random init; PEFT's LoRA-FA optimizer projects B's gradient."""
     from peft.optimizers import create_lorafa_optimizer
 
     adapted = apply_lora(model, cfg)
-    adapted.method, adapted.tag = "lora_fa", f"lora_fa-r{cfg.r}"
     for name, p in adapted.model.named_parameters():
         if "lora_A" in name:  # PEFT's own parameter naming; the optimizer below freezes them too
             p.requires_grad_(False)
@@ -120,11 +81,9 @@ def apply_adalora(model: nn.Module, cfg: AdaLoraSettings, total_step: int) -> Ad
         tinit=tinit, tfinal=tfinal, deltaT=cfg.delta_t, beta1=cfg.beta1, beta2=cfg.beta2,
         orth_reg_weight=cfg.orth_coef, total_step=total_step, target_modules=_names(model, cfg.targets),
     )
-    settings = {
-        "init_r": cfg.init_r, "target_r": cfg.target_r, "alpha": cfg.alpha, "tinit": tinit, "tfinal": tfinal,
-        "delta_t": cfg.delta_t, "total_step": total_step, "schedule_scaled": scaled, "targets": cfg.targets,
-    }
-    adapted = _wrap(model, config, "adalora", "adalora", settings)
+    settings = dataclasses.asdict(cfg) | {"tinit": tinit, "tfinal": tfinal, "total_step": total_step,
+                                          "schedule_scaled": scaled}
+    adapted = _wrap(model, config, "adalora", cfg, settings)
     peft_model = adapted.model
     adapted.after_step = lambda step: peft_model.base_model.update_and_allocate(step)
     adapted.final_state = lambda: {"rank_pattern": _rank_pattern(peft_model)}
@@ -174,9 +133,9 @@ def apply_ia3(model: nn.Module, cfg: IA3Settings) -> Adapted:
     targets = resolve_targets(model, cfg.targets)
     feedforward = sorted(n for n, g in targets.items() if g in ("FFN_IN", "FFN_OUT"))
     config = IA3Config(target_modules=sorted(targets), feedforward_modules=feedforward)
-    return _wrap(model, config, "ia3", "ia3", {"targets": cfg.targets})
+    return _wrap(model, config, "ia3", cfg)
 
 
 def apply_vera(model: nn.Module, cfg: VeraSettings) -> Adapted:
     config = VeraConfig(r=cfg.r, vera_dropout=cfg.dropout, target_modules=_names(model, cfg.targets))
-    return _wrap(model, config, "vera", f"vera-r{cfg.r}", {"r": cfg.r, "targets": cfg.targets})
+    return _wrap(model, config, "vera", cfg)

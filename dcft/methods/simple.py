@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from dcft.methods.common import Adapted, freeze_all_but_head
+from dcft.methods.common import Adapted
+from dcft.methods.settings import BitFitSettings, FullSettings
 
 
-@dataclass
-class NoSettings:
-    """These methods take no settings."""
-
-
-def apply_full(model: nn.Module, cfg: NoSettings) -> Adapted:
-    head_ids = freeze_all_but_head(model)
+def apply_full(model: nn.Module, cfg: FullSettings) -> Adapted:
     model.requires_grad_(True)
-    return Adapted(model=model, method="full", tag="full", settings={}, head_ids=head_ids)
+    return Adapted(model=model, method="full", tag=cfg.tag(), settings={})
 
 
-def apply_bitfit(model: nn.Module, cfg: NoSettings) -> Adapted:
-    """BitFit trains the biases only (plus the head)."""
-    head_ids = freeze_all_but_head(model)
+def apply_bitfit(model: nn.Module, cfg: BitFitSettings) -> Adapted:
+    """BitFit trains the biases only."""
     for name, p in model.named_parameters():
-        if name.endswith(".bias"):
-            p.requires_grad_(True)
-    return Adapted(model=model, method="bitfit", tag="bitfit", settings={}, head_ids=head_ids)
+        p.requires_grad_(name.endswith(".bias"))
+    return Adapted(model=model, method="bitfit", tag=cfg.tag(), settings={})

@@ -1,8 +1,8 @@
 """Which linear layers a method adapts: the one place where module names are matched.
 
-Groups are Q, K, V, O (attention output), FFN_IN, FFN_OUT (SPEC §2). Families are detected from the
-model's structure, not its name, so any BERT-, RoBERTa-, DeBERTa-, DistilBERT- or LLaMA-style
-model resolves without new code.
+Groups (Q, K, V, O, FFN_IN, FFN_OUT; dcft.methods.groups) map onto module names per architecture family.
+Families are detected from the model's structure, not its name, so any BERT-, RoBERTa-, DeBERTa-,
+DistilBERT- or LLaMA-style model resolves without new code.
 """
 
 from __future__ import annotations
@@ -12,23 +12,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-GROUPS = ("Q", "K", "V", "O", "FFN_IN", "FFN_OUT")
+from dcft.methods.groups import GROUP_SETS, GROUPS, parse_groups
 
-# Named group sets. "qkvo" is the natural reading (attention output only); "qkvo_paper" is what the
-# paper's Table 6 "(Q,K,V,O)" adapted: the released code matched "output" as a substring, so O also
-# caught the FFN output projection (18,816 params = the printed 18.4K; SPEC §3).
-GROUP_SETS: dict[str, tuple[str, ...]] = {
-    "all": GROUPS,
-    "qk": ("Q", "K"),
-    "qv": ("Q", "V"),
-    "qkv": ("Q", "K", "V"),
-    "qkvo": ("Q", "K", "V", "O"),
-    "qkvo_paper": ("Q", "K", "V", "O", "FFN_OUT"),
-    "attention": ("Q", "K", "V", "O"),
-    "ffn": ("FFN_IN", "FFN_OUT"),
-    "kv_ffnout": ("K", "V", "FFN_OUT"),  # (IA)³'s usual placement
-}
-
+__all__ = ["FAMILIES", "GROUPS", "GROUP_SETS", "Family", "detect_family", "parse_groups", "resolve_targets"]
 
 @dataclass(frozen=True)
 class Family:
@@ -82,27 +68,6 @@ FAMILIES: tuple[Family, ...] = (
         },
     ),
 )
-
-
-def parse_groups(targets: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """'all' / 'qkvo_paper' / 'q,k,v' / ['Q','V'] -> canonical group names, validated."""
-    if isinstance(targets, str):
-        key = targets.strip().lower()
-        if key in GROUP_SETS:
-            return GROUP_SETS[key]
-        items = [t for t in re.split(r"[,+ ]+", targets) if t]
-    else:
-        items = list(targets)
-    groups = []
-    for item in items:
-        name = str(item).strip().upper().replace("-", "_")
-        if name not in GROUPS:
-            raise ValueError(
-                f"targets: unknown group {item!r}; use groups {', '.join(GROUPS)} or a named set "
-                f"({', '.join(GROUP_SETS)})"
-            )
-        groups.append(name)
-    return tuple(dict.fromkeys(groups))
 
 
 def detect_family(model: nn.Module) -> Family:
