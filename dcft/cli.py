@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import hydra
 from omegaconf import DictConfig
 
 from dcft.config import from_hydra
@@ -20,6 +21,25 @@ def _in_multirun() -> bool:
         return HydraConfig.get().mode == RunMode.MULTIRUN
     except Exception:
         return False
+
+
+def in_shard(shard: str | None, job_number: int) -> bool:
+    """`shard=k/n`: a sweep runs only its jobs numbered k mod n, so n copies of one sweep share the work."""
+    if shard is None:
+        return True
+    try:
+        k, n = (int(x) for x in str(shard).split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        raise UserError(f"shard={shard!r}; write k/n with 0 <= k < n, e.g. shard=0/2 and shard=1/2") from None
+    return job_number % n == k
+
+
+def _job_number() -> int:
+    from hydra.core.hydra_config import HydraConfig
+
+    return int(HydraConfig.get().job.num) if _in_multirun() else 0
 
 
 def _remove_if_empty(run_dir: Path, stop: Path) -> None:
@@ -46,6 +66,12 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
 
 
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    """`python run.py ...`, `python -m dcft ...` and the `dcft-run` command (see README)."""
+    run_from_hydra(cfg)
+
+
 def run_from_hydra(cfg: DictConfig) -> None:
     """Run one job. User mistakes: one line on stderr, exit status 2 (in a sweep: the job fails, the sweep goes on)."""
     quiet_libraries()
@@ -53,6 +79,9 @@ def run_from_hydra(cfg: DictConfig) -> None:
     existed = run_dir is not None and run_dir.exists() and any(run_dir.iterdir())
     run_cfg = None
     try:
+        if not in_shard(cfg.get("shard"), _job_number()):
+            _cleanup(run_dir, existed, str(cfg.get("results_dir", ".")))
+            return
         run_cfg = from_hydra(cfg)
         if run_cfg.dry_run:
             from dcft.dry_run import dry_run

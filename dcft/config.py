@@ -122,6 +122,7 @@ class TrainerSettings:
 class RunConfig:
     model: ModelSpec
     task: str
+    task_family: str  # which task module reads and scores it (dcft.tasks.FAMILIES)
     task_settings: dict[str, Any]
     method: str
     method_options: dict[str, Any]
@@ -216,6 +217,7 @@ def from_hydra(cfg: DictConfig, overrides: list[str] | None = None) -> RunConfig
     return RunConfig(
         model=_typed(ModelSpec, dict(resolved["model"]), "model"),
         task=resolved["task"]["name"],
+        task_family=resolved["task"]["family"],
         task_settings=dict(resolved["task"].get("settings") or {}),
         method=name,
         method_options=method,

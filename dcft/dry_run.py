@@ -12,7 +12,7 @@ from dcft.tasks import get_task
 
 
 def dry_run(cfg: RunConfig) -> dict[str, Any]:
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, cfg.task_family)
     try:
         counts = count_parameters(cfg.model, cfg.method, cfg.method_options, task.head, task.num_labels)
     except ValueError as exc:  # the method rejected a setting (kernel/stride vs the model's shapes ...)

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
 
-from dcft.errors import UserError
+from dcft import hub
+from dcft.errors import UserError, first_line
 
 HEADS = {
     "sequence_classification": AutoModelForSequenceClassification,
@@ -58,11 +59,12 @@ def load_config(spec: ModelSpec, **overrides: Any):
     source = spec.source
     if spec.path and not os.path.isdir(spec.path):
         raise UserError(f"model.path={spec.path!r} is not a directory; point it at a local HF model directory")
+    hub.announce("model", source)
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=spec.trust_remote_code, **overrides)
     except OSError as exc:
         raise UserError(
-            f"model {spec.name}: cannot load {source!r} ({_first_line(exc)}); offline, set model.path=<local dir> "
+            f"model {spec.name}: cannot load {source!r} ({first_line(exc)}); offline, set model.path=<local dir> "
             "or model.random_init=true"
         ) from None
 
@@ -98,13 +100,8 @@ def build_model(
     try:
         return auto.from_pretrained(spec.source, config=config, trust_remote_code=spec.trust_remote_code)
     except OSError as exc:
-        raise UserError(f"model {spec.name}: cannot load weights from {spec.source!r} ({_first_line(exc)})") from None
+        raise UserError(f"model {spec.name}: cannot load weights from {spec.source!r} ({first_line(exc)})") from None
 
 
 def tokenizer_source(spec: ModelSpec) -> str:
     return spec.tokenizer or spec.path or spec.hub_id or ""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

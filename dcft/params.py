@@ -11,7 +11,7 @@ from dcft.paths import CONF_DIR
 
 
 def format_binary(count: int, unit: str, decimals: int) -> str:
-    """The paper's units are binary: K = 1024, M = 2**20 (SPEC §3): 25,344 -> '0.024M' or '24.8K'."""
+    """The paper's units are binary: K = 1024, M = 2**20 (docs/method.md): 25,344 -> '0.024M' or '24.8K'."""
     scale = {"K": 1024, "M": 2**20}[unit]
     return f"{count / scale:.{decimals}f}{unit}"
 

@@ -24,7 +24,7 @@ def build_data(cfg: RunConfig, num_processes: int) -> tuple[Task, PreparedData, 
     """Tokenised train/eval features (cached) and their loaders; shuffling is seeded by the run's seed."""
     from dcft.tokenizers import load_tokenizer
 
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, cfg.task_family)
     tokenizer = load_tokenizer(tokenizer_source(cfg.model))
     options = DataOptions(
         dir=cfg.data.get("dir"), max_train_samples=cfg.data.get("max_train_samples"),

@@ -11,14 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dcft.errors import UserError
+from dcft import hub
+from dcft.errors import UserError, first_line
 
 _SPM_FILE = "spm.model"  # DeBERTa-v2/v3's only vocabulary file
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_tokenizer(name_or_path: str, **kw: Any) -> Any:
@@ -26,6 +22,7 @@ def load_tokenizer(name_or_path: str, **kw: Any) -> Any:
     from transformers import AutoTokenizer, DebertaV2Tokenizer
 
     kw.setdefault("use_fast", True)
+    hub.announce("tokenizer", name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
     except (OSError, ValueError) as exc:
@@ -36,7 +33,7 @@ def load_tokenizer(name_or_path: str, **kw: Any) -> Any:
                 hint = "no such folder: fix the path"
             else:
                 hint = "the hub may be unreachable: set model.path=<local model dir> (or model.tokenizer=<dir>)"
-            reason = _first_line(exc)
+            reason = first_line(exc)
             raise UserError(f"cannot load a tokenizer from {name_or_path!r} ({reason}); {hint}.") from exc
         kw.pop("use_fast")
         tokenizer = DebertaV2Tokenizer.from_pretrained(name_or_path, **kw)

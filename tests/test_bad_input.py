@@ -126,5 +126,7 @@ def test_unreachable_hub_while_offline(setup, capsys, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     args = [a for a in short_run(minilm, data, results) if not a.startswith("data.dir")]
     code, err = run_in_process(args, capsys)
-    assert code == 2 and "data.dir" in err and len(err.strip().splitlines()) == 1
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[-1].startswith("error: ") and "data.dir" in lines[-1], err
+    assert lines[:-1] == ["loading dataset nyu-mll/glue/rte from the local cache (hub unreachable or HF_HUB_OFFLINE=1)"]
     assert os.environ["HF_HUB_OFFLINE"] == "1"

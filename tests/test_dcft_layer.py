@@ -13,7 +13,7 @@ from dcft.methods.dcft_layer import subspace_length
 
 
 def definition_delta_t(B: np.ndarray, A: np.ndarray, C: np.ndarray, s: int, n_in: int, n_out: int) -> np.ndarray:
-    """SPEC §1 written out: ΔWᵀ[p, q] = Σ_{i,j} F[i, j] · C[p − s·i, q − s·j], cropped to in × out."""
+    """The definition in docs/method.md: ΔWᵀ[p, q] = Σ_{i,j} F[i, j] · C[p − s·i, q − s·j], cropped to in × out."""
     Fm = B @ A
     d = C.shape[0]
     out = np.zeros((n_in, n_out))

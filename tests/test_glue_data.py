@@ -15,8 +15,7 @@ from dcft.tasks.base import DataOptions
 from dcft.tasks.glue import GLUE_TASKS, GlueTask, load_glue_raw
 from dcft.tasks.glue_data import glue_features
 
-SHARED_GLUE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "glue"
-needs_shared = pytest.mark.skipif(not SHARED_GLUE.is_dir(), reason=f"shared GLUE data not at {SHARED_GLUE}")
+SHIPPED_GLUE = Path(__file__).resolve().parents[1] / "data" / "glue"  # shipped with the repository
 
 MNLI_HEAD = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
              "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]
@@ -98,14 +97,13 @@ def test_spec_table_matches_the_hub():
 # --------------------------------------------------------------------------- real shared files
 
 
-@needs_shared
 @pytest.mark.parametrize("task,counts", [
     ("rte", {"train": (2490, {0: 1249, 1: 1241}), "validation": (277, {0: 146, 1: 131})}),
     ("cola", {"train": (8551, {1: 6023, 0: 2528}), "validation": (1043, {1: 721, 0: 322})}),
     ("stsb", {"train": (5749, None), "validation": (1500, None)}),
 ])
 def test_real_files_row_and_label_counts(task, counts):
-    raw = load_glue_raw(task, str(SHARED_GLUE))
+    raw = load_glue_raw(task, str(SHIPPED_GLUE))
     assert set(raw) == set(counts)
     for split, (rows, labels) in counts.items():
         ds = raw[split]
@@ -119,15 +117,14 @@ def test_real_files_row_and_label_counts(task, counts):
             assert collections.Counter(ds["label"]) == labels
 
 
-@needs_shared
 @pytest.mark.parametrize("task,folder,cols,header", [
     ("rte", "RTE", {"sentence1": 1, "sentence2": 2}, True),
     ("stsb", "STS-B", {"sentence1": 7, "sentence2": 8}, True),
     ("cola", "CoLA", {"sentence": 3}, False),
 ])
 def test_real_text_matches_a_plain_tab_split_and_keeps_quotes(task, folder, cols, header):
-    raw = load_glue_raw(task, str(SHARED_GLUE))["train"]
-    lines = (SHARED_GLUE / folder / "train.tsv").read_text(encoding="utf-8").splitlines()[1 if header else 0:]
+    raw = load_glue_raw(task, str(SHIPPED_GLUE))["train"]
+    lines = (SHIPPED_GLUE / folder / "train.tsv").read_text(encoding="utf-8").splitlines()[1 if header else 0:]
     fields = [line.split("\t") for line in lines]
     for col, i in cols.items():
         assert raw[col] == [f[i] for f in fields]

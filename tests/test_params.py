@@ -1,4 +1,4 @@
-"""Parameter accounting against the paper's printed #Params columns (SPEC §3), on meta-device models."""
+"""Parameter accounting against the paper's printed #Params columns (docs/method.md), on meta-device models."""
 
 import json
 import subprocess

@@ -5,9 +5,9 @@ from conftest import compose_and_run
 
 
 @pytest.mark.slow
-def test_minilm_dcft_learns_stsb_well_beyond_a_constant_prediction(tmp_path, shared_glue):
+def test_minilm_dcft_learns_stsb_well_beyond_a_constant_prediction(tmp_path, real_glue):
     record, _ = compose_and_run([
-        "model=minilm", "task=stsb", "method=dcft", "kernel=8", f"data.dir={shared_glue}", "logger=none",
+        "model=minilm", "task=stsb", "method=dcft", "kernel=8", f"data.dir={real_glue}", "logger=none",
         f"results_dir={tmp_path}", "trainer.epochs=1", "data.max_train_samples=1000", "data.max_eval_samples=500",
         "trainer.batch_size=32", "trainer.max_length=64", "trainer.eval_steps=16", "method.lr=1e-2",
         "trainer.warmup_steps=null", "trainer.warmup_ratio=0.1",

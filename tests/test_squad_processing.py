@@ -12,7 +12,8 @@ import pytest
 from dcft.errors import UserError
 from dcft.tasks import squad
 from dcft.tasks.base import DataOptions, EvalSet
-from dcft.tasks.squad import SquadTask, read_squad_json, split_by_article, train_features
+from dcft.tasks.squad import SquadTask, train_features
+from dcft.tasks.squad_data import read_squad_json, split_by_article
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SQUAD = REPO / ".." / "shared" / "data" / "squad"
@@ -174,7 +175,8 @@ def test_threshold_and_wrong_shapes(tmp_path: Path, tokenizer) -> None:
 @pytest.mark.parametrize("version", ["1.1", "2.0"])
 def test_real_dev_round_trip(tokenizer, version: str) -> None:
     if not (SHARED_SQUAD / f"dev-v{version}.json").is_file():
-        pytest.skip(f"no dev-v{version}.json under {SHARED_SQUAD}")
+        pytest.skip(f"the official SQuAD dev files (9 MB) are not shipped with the repository; put "
+                    f"dev-v{version}.json under {SHARED_SQUAD} to run this check")
     task = SquadTask(version)
     opts = DataOptions(dir=str(SHARED_SQUAD), split_by_article=2, max_train_samples=40, max_eval_samples=200)
     data = task.prepare(tokenizer, MAX_LEN, opts, doc_stride=STRIDE)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import datasets
 
+from dcft import hub
 from dcft.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def load_glue_raw(task: str, data_dir: str | None) -> datasets.DatasetDict:
 
 def _load_hub(spec: GlueSpec) -> datasets.DatasetDict:
     try:
+        hub.announce("dataset", f"{HUB_PATH}/{spec.name}")
         full = datasets.load_dataset(HUB_PATH, spec.name)
     except Exception as e:  # network, auth, missing config: all mean "use the offline copy"
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""

@@ -1,4 +1,4 @@
-"""SQuAD v1.1 / v2.0: raw data (hub or official JSON), run_qa.py-style windows, and scoring.
+"""SQuAD v1.1 / v2.0: run_qa.py-style windows over the raw data (squad_data.py), and scoring.
 
 Pre-processing follows transformers' `examples/pytorch/question-answering/run_qa.py` so that our EM/F1
 are comparable with every paper that used it: left-stripped questions, `only_second` truncation into
@@ -20,28 +20,12 @@ import numpy as np
 
 from dcft.errors import UserError
 from dcft.io_utils import atomic_write_dir
-from dcft.squad_eval import evaluate_v1, evaluate_v2
 from dcft.tasks.base import DataOptions, EvalSet, PreparedData
+from dcft.tasks.squad_data import VERSION_ALIASES, load_raw
+from dcft.tasks.squad_eval import evaluate_v1, evaluate_v2
 from dcft.tasks.squad_post import PostprocessConfig, postprocess_qa_predictions
 
-_VERSIONS = {  # version -> (hub name, train file, dev file)
-    "1.1": ("rajpurkar/squad", "train-v1.1.json", "dev-v1.1.json"),
-    "2.0": ("rajpurkar/squad_v2", "train-v2.0.json", "dev-v2.0.json"),
-}
-_ALIASES = {"squad": "1.1", "squad_v2": "2.0", "1.1": "1.1", "2.0": "2.0", "1": "1.1", "2": "2.0"}
 _CACHE_FORMAT = 1  # bump when the feature layout changes, to invalidate old caches
-_FEATURES = datasets.Features(
-    {
-        "id": datasets.Value("string"),
-        "title": datasets.Value("string"),
-        "context": datasets.Value("string"),
-        "question": datasets.Value("string"),
-        "answers": {
-            "text": datasets.List(datasets.Value("string")),
-            "answer_start": datasets.List(datasets.Value("int32")),
-        },
-    }
-)
 
 
 @dataclass
@@ -50,91 +34,6 @@ class SquadEvalExtra:
 
     features: datasets.Dataset  # columns example_id, offset_mapping (None outside the context); no format
     post: PostprocessConfig
-
-
-def read_squad_json(path: str | Path) -> datasets.Dataset:
-    """An official SQuAD JSON file flattened to the hub's columns (one row per question)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            articles = json.load(f)["data"]
-    except (OSError, json.JSONDecodeError, KeyError) as e:
-        raise UserError(f"cannot read SQuAD file {str(path)!r} ({e}); pass an official SQuAD JSON.") from e
-    rows = [
-        {
-            "id": qa["id"],
-            "title": article.get("title", ""),
-            "context": paragraph["context"],
-            "question": qa["question"],
-            "answers": {
-                "text": [a["text"] for a in qa["answers"]],
-                "answer_start": [a["answer_start"] for a in qa["answers"]],
-            },
-        }
-        for article in articles
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-    ]
-    return datasets.Dataset.from_list(rows, features=_FEATURES)
-
-
-def split_by_article(
-    examples: datasets.Dataset, n_articles: int
-) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(first n articles, the rest); articles are runs of equal `title`, in file order."""
-    titles = examples["title"]
-    starts = [i for i in range(len(titles)) if i == 0 or titles[i] != titles[i - 1]]
-    if not 1 <= n_articles < len(starts):
-        raise UserError(
-            f"data.split_by_article={n_articles} but the dev file has {len(starts)} articles; "
-            f"choose 1..{len(starts) - 1} so both train and eval get at least one article."
-        )
-    cut = starts[n_articles]
-    return examples.select(range(cut)), examples.select(range(cut, len(examples)))
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _find_file(root: str, name: str) -> Path | None:
-    for folder in (Path(root), Path(root) / "squad"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def load_raw(version: str, options: DataOptions) -> tuple[datasets.Dataset, datasets.Dataset, str]:
-    """(train examples, eval examples, source id for cache keys), before any sample limits."""
-    hub_name, train_name, dev_name = _VERSIONS[version]
-    by_article = options.split_by_article
-    if options.dir is None:
-        try:
-            raw = datasets.load_dataset(hub_name)
-        except Exception as e:
-            raise UserError(
-                f"could not load {hub_name!r} from the Hugging Face hub ({type(e).__name__}: {e}); the hub "
-                f"is unreachable here. Put the official {train_name} / {dev_name} in a folder and set "
-                f"data.dir=<it> (with data.split_by_article=N the dev file alone is enough)."
-            ) from e
-        train, dev = raw["train"], raw["validation"]
-        source = f"hub:{hub_name}:{train._fingerprint}:{dev._fingerprint}"
-    else:
-        dev_path = _find_file(options.dir, dev_name)
-        train_path = None if by_article else _find_file(options.dir, train_name)
-        needed = [name for name, p in ((dev_name, dev_path), (train_name, train_path)) if p is None]
-        if needed and (by_article is None or dev_path is None):
-            raise UserError(
-                f"{', '.join(needed)} not found in data.dir={options.dir!r} (or its squad/ subfolder); "
-                f"download the official SQuAD v{version} files there, or set data.split_by_article=N to "
-                f"train on the first N articles of {dev_name}."
-            )
-        dev = read_squad_json(dev_path)
-        train = None if train_path is None else read_squad_json(train_path)
-        source = f"file:{_file_digest(dev_path)}:{'' if train_path is None else _file_digest(train_path)}"
-    if by_article is not None:
-        train, dev = split_by_article(dev, by_article)
-        source += f":articles{by_article}"
-    return train, dev, source
 
 
 def _tokenize(tokenizer: Any, batch: dict, max_length: int, doc_stride: int) -> tuple[Any, bool]:
@@ -258,7 +157,7 @@ class SquadTask:
     def __init__(self, version: str) -> None:
         """`version`: "1.1" / "2.0" (a leading "v" is fine) or the task name "squad" / "squad_v2"."""
         key = str(version).lower()
-        self.version = _ALIASES.get(key[1:] if key.startswith("v") else key, "")
+        self.version = VERSION_ALIASES.get(key[1:] if key.startswith("v") else key, "")
         if not self.version:
             raise UserError(f"SQuAD version {version!r} is unknown; use '1.1' (squad) or '2.0' (squad_v2).")
         self.name = "squad" if self.version == "1.1" else "squad_v2"

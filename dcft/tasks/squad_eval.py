@@ -4,7 +4,7 @@ Why not `evaluate.load("squad")`: it fetches the script from the hub, which is n
 and hides the v2.0 threshold search. These functions follow the official scripts line by line
 (normalisation, max over gold answers, `find_best_thresh`), so numbers match the leaderboard tools.
 
-CLI: python -m dcft.squad_eval <data.json> <predictions.json> [--na-prob <na_prob.json>]
+CLI: python -m dcft.tasks.squad_eval <data.json> <predictions.json> [--na-prob <na_prob.json>]
      [--na-prob-thresh 1.0]
 """
 
