@@ -1,4 +1,5 @@
-"""The paper's Figures 2 and 3 from our records: training time DCFT vs LoRA, SST-2 curves DCFT vs LoRA.
+"""Figures from our records: the paper's Figures 2 and 3 (training time and SST-2 curves, DCFT vs LoRA) and,
+per model, the dev metric against trainable parameters (every method a point with its seed spread).
 
 matplotlib is imported here only (and `render` imports this module only when drawing). Figures are
 drawn on a bare `Figure` (no pyplot state), with fixed rcParams and no timestamps in the files, so
@@ -11,8 +12,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from dcft.results.layouts import FIG2_TASKS, FIG_MODEL, FIGURE_METHODS, TASK_LABEL, select_key
-from dcft.results.records import RecordIndex, atomic_write
+from dcft.io_utils import atomic_write_bytes
+from dcft.results.columns import TASK_LABEL, select_key, task_label
+from dcft.results.layouts import FIG2_TASKS, FIG_MODEL, FIGURE_METHODS
+from dcft.results.selection import RecordIndex
+from dcft.results.summary import Summary, file_stem
 
 FIGURE_NOTES = {
     "fig2_training_time": "total training time (hours, from train_time_s) of DCFT (d=8) vs LoRA (r=1) on "
@@ -20,7 +24,12 @@ FIGURE_NOTES = {
     "fig3_sst2_curves": "SST-2 dev accuracy and training loss vs step, DCFT (d=8) vs LoRA (r=1), every seed "
     "of the best lr (paper Figure 3).",
 }
+LEGEND_W = 1.6  # inches right of the panels for the method legend
+PARAMS_NOTE = ("dev metric (the task's main one) against trainable parameters (log x), one panel per task; every "
+               "method a point (mean at its chosen lr, ± sample std), each seed a faint dot")
 COLORS = ("#1f77b4", "#ff7f0e")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
 RC = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
@@ -43,7 +52,7 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
     for ext, metadata in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
         buffer = io.BytesIO()
         fig.savefig(buffer, format=ext, metadata=metadata)
-        written.append(atomic_write(out_dir / f"{name}.{ext}", buffer.getvalue()))
+        written.append(atomic_write_bytes(out_dir / f"{name}.{ext}", buffer.getvalue()))
     return written
 
 
@@ -130,16 +139,100 @@ def _sst2_curves(index: RecordIndex, model: str, rule: str, agg: str):
     return fig
 
 
+def _count_label(value: float, _pos: int) -> str:
+    """Tick label of a parameter count, decimal: 5000 -> '5K', 2e6 -> '2M'."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= scale:
+            return f"{value / scale:g}{unit}"
+    return f"{value:g}"
+
+
+def _params_vs_metric(summary: Summary, rule: str):
+    """One panel per task: x = trainable parameters (log), y = the main dev metric; a method is its mean over
+    seeds at its chosen lr with a ± std bar, each seed a faint dot."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    tasks = list(dict.fromkeys(line.task for line in summary.lines)) or [None]
+    tags = sorted({line.tag for line in summary.lines})
+    colors = {tag: PALETTE[i % len(PALETTE)] for i, tag in enumerate(tags)}
+    ncols = min(4, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig = Figure(figsize=(3.2 * ncols + LEGEND_W, 2.8 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    labelled = set()
+    for ax, task in zip(axes, tasks, strict=False):
+        drawn = False
+        for line in (line for line in summary.lines if line.task == task):
+            sel = line.by_rule[rule]
+            seeds = list(sel.values(select_key(task), rule).values()) if sel.status == "finished" else []
+            if not seeds or not sel.params:
+                continue
+            drawn = True
+            stat = sel.stat(select_key(task), rule, "mean")
+            label = None if line.tag in labelled else line.tag
+            labelled.add(line.tag)
+            ax.scatter([sel.params] * len(seeds), seeds, s=9, color=colors[line.tag], alpha=0.35, linewidths=0)
+            ax.errorbar([sel.params], [stat.value], yerr=[stat.std or 0.0], fmt="o", ms=5, capsize=3,
+                        color=colors[line.tag], label=label)
+        title = f"{task_label(task)} ({select_key(task)})" if task else "no runs"
+        ax.set_title(f"{title}, {summary.model}")
+        if drawn:
+            ax.set_xscale("log")
+            ax.margins(x=0.12, y=0.12)
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # labels within one decade
+            ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("trainable parameters (log)")
+        else:
+            _no_runs(ax, f"{summary.model}: no finished run with a parameter count")
+    for ax in axes[len(tasks):]:
+        ax.set_visible(False)
+    handles, labels = [], []
+    for ax in axes:
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    if handles:
+        fig.tight_layout(rect=(0, 0, (3.2 * ncols) / (3.2 * ncols + LEGEND_W), 1))
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=((3.2 * ncols) / (3.2 * ncols + LEGEND_W), 0.5),
+                   fontsize=7, frameon=False)
+    else:
+        fig.tight_layout()
+    return fig
+
+
+def figure_model(index: RecordIndex, model: str | None = None) -> str:
+    """The model Figures 2 and 3 show: `model`; else the paper's when it has DCFT/LoRA runs, else the first
+    model (by name) that has some."""
+    if model:
+        return model
+    tags = {m.tag for m in FIGURE_METHODS}
+    having = sorted({m for m, _, tag in index.keys() if tag in tags})
+    return FIG_MODEL if FIG_MODEL in having or not having else having[0]
+
+
+def params_figure_name(model: str) -> str:
+    return "params_vs_metric_" + file_stem(model).removeprefix("summary_")
+
+
 def write_figures(
-    index: RecordIndex, out_dir: str | Path, rule: str = "best", agg: str = "mean", model: str | None = None
+    index: RecordIndex,
+    out_dir: str | Path,
+    rule: str = "best",
+    agg: str = "mean",
+    model: str | None = None,
+    summaries: list[Summary] = (),
 ) -> list[Path]:
-    """Write fig2_training_time.{png,pdf} and fig3_sst2_curves.{png,pdf}; return the paths."""
+    """Write fig2_training_time, fig3_sst2_curves and params_vs_metric_<model> per summary (png + pdf)."""
     import matplotlib
 
-    model = model or FIG_MODEL
+    model = figure_model(index, model)
     out_dir = Path(out_dir)
     written = []
     with matplotlib.rc_context(RC):
         for name, draw in (("fig2_training_time", _training_time), ("fig3_sst2_curves", _sst2_curves)):
             written += _save(draw(index, model, rule, agg), out_dir, name)
+        for summary in summaries:
+            written += _save(_params_vs_metric(summary, rule), out_dir, params_figure_name(summary.model))
     return written

@@ -1,0 +1,194 @@
+"""The study summary of one model: every (task, method) it has runs for, under both reporting rules, and the
+paired differences DCFT − LoRA (r=1) by seed; written as `tables/summary_<model>.md` and two csv files.
+
+Per task x method: the settings group shown, #Params, the lrs tried, and per rule the lr that won (flagged
+when it sits on the grid's edge) with mean ± sample std over its seeds. A paired difference takes each
+method at its own chosen lr and subtracts per seed, over the seeds both have.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
+from dcft.results.layouts import STUDY_COMPARED, STUDY_REFERENCE
+from dcft.results.selection import RecordIndex, Selection, settings_diff
+from dcft.results.stats import Stat, paired_difference
+from dcft.results.store import RULE_TEXT, RULES
+from dcft.results.units import DASH, fmt, fmt_diff, fmt_lr, format_params
+
+AGG = "mean"  # the summary reports mean ± sample std (the tables' --agg does not apply)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One (task, method): its selection under each rule (same settings group, maybe different lrs)."""
+
+    task: str
+    tag: str
+    by_rule: dict[str, Selection]
+
+    @property
+    def any(self) -> Selection:
+        return self.by_rule[RULES[0]]
+
+
+@dataclass(frozen=True)
+class Paired:
+    task: str
+    compared: str  # method tag
+    reference: str
+    metric: str
+    by_rule: dict[str, Stat | None]
+
+
+@dataclass(frozen=True)
+class Summary:
+    model: str
+    lines: list[Line]
+    paired: list[Paired]
+    settings_notes: list[str]
+
+
+def file_stem(model: str) -> str:
+    """`summary_<model>` with anything but letters, digits, `.`, `_`, `-` replaced by `_`."""
+    return "summary_" + re.sub(r"[^A-Za-z0-9._-]", "_", model)
+
+
+def build_summary(index: RecordIndex, model: str) -> Summary:
+    lines = [
+        Line(task, tag, {rule: index.select(model, task, tag, select_key(task), rule, AGG) for rule in RULES})
+        for _, task, tag in sorted(index.keys(model), key=lambda k: (task_sort_key(k[1]), k[2]))
+        if task in TASK_COLUMNS
+    ]
+    found = {(line.task, line.tag): line for line in lines}
+    paired = []
+    reference = STUDY_REFERENCE.tag
+    for task in dict.fromkeys(line.task for line in lines):
+        for method in STUDY_COMPARED:
+            mine, ref = found.get((task, method.tag)), found.get((task, reference))
+            if mine is None or ref is None:
+                continue
+            key = select_key(task)
+            diffs = {rule: paired_difference(mine.by_rule[rule].values(key, rule), ref.by_rule[rule].values(key, rule))
+                     for rule in RULES}
+            paired.append(Paired(task, method.tag, reference, key, diffs))
+    notes = []
+    for line in lines:
+        sel = line.any
+        for other in sel.others:
+            shown = sel.group.describe() if sel.group else "none (other hyper-parameter set)"
+            differs = f"; differs: {settings_diff(sel.group.settings(), other.settings())}" if sel.group else ""
+            notes.append(f"{task_label(line.task)} / `{line.tag}`: shows {shown}; not shown: {other.describe()}"
+                         f"{differs}")
+    return Summary(model, lines, paired, notes)
+
+
+def stat_text(stat: Stat | None, signed: bool = False) -> str:
+    if stat is None:
+        return DASH
+    value = fmt_diff(stat.value) if signed else fmt(stat.value)
+    return value + ("" if stat.std is None else f" ± {fmt(stat.std)}") + f" (n={stat.n})"
+
+
+def lr_text(sel: Selection) -> str:
+    """`0.01 (highest of 2)`, `0.003 (lowest of 3)`, `0.005`, `0.01 (only lr)`, or — without a winner."""
+    if sel.lr is None:
+        return DASH
+    if len(sel.lrs) == 1:
+        return f"{fmt_lr(sel.lr)} (only lr)"
+    return fmt_lr(sel.lr) + (f" ({sel.edge} of {len(sel.lrs)})" if sel.edge else "")
+
+
+def metrics_text(sel: Selection, task: str, rule: str) -> str:
+    if sel.status != "finished":
+        return sel.status if sel.status != "missing" else DASH
+    columns = TASK_COLUMNS[task]
+    if len(columns) == 1:
+        return stat_text(sel.stat(columns[0].key, rule, AGG))
+    return "; ".join(f"{c.label.split()[-1]} {stat_text(sel.stat(c.key, rule, AGG))}" for c in columns)
+
+
+def to_markdown(summary: Summary) -> str:
+    lines = [
+        f"# Study summary: {summary.model}",
+        "",
+        "Every task x method with runs. Per method: the settings group with the most finished runs (the others "
+        "are listed below), its learning rates, and per reporting rule the lr with the best mean main metric "
+        f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
+        f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
+        "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end.",
+        "",
+        "| Task | Method | Settings | #Params | lrs tried | lr (best) | best | lr (final) | final |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for line in summary.lines:
+        sel = line.any
+        params = DASH if sel.params is None else f"{format_params(sel.params)} ({sel.params:,})"
+        cells = [task_label(line.task), f"`{line.tag}`", sel.group.name if sel.group else DASH, params,
+                 ", ".join(fmt_lr(x) for x in sel.lrs) or DASH]
+        for rule in RULES:
+            cells += [lr_text(line.by_rule[rule]), metrics_text(line.by_rule[rule], line.task, rule)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not summary.lines:
+        lines.append("| " + " | ".join([DASH] * 9) + " |")
+    lines += ["", f"## Paired differences vs `{STUDY_REFERENCE.tag}` (by seed, each method at its chosen lr)", ""]
+    if summary.paired:
+        lines += ["| Task | Difference | Metric | best rule | final rule |", "|---|---|---|---|---|"]
+        for p in summary.paired:
+            cells = [task_label(p.task), f"`{p.compared}` − `{p.reference}`", p.metric]
+            lines.append("| " + " | ".join(cells + [stat_text(p.by_rule[r], signed=True) for r in RULES]) + " |")
+    else:
+        lines.append("No task has both a DCFT (d=8 or d=2) and a LoRA (r=1) run yet.")
+    if summary.settings_notes:
+        lines += ["", "## Runs with other settings (not shown)", ""] + [f"- {n}" for n in summary.settings_notes]
+    return "\n".join(lines) + "\n"
+
+
+# fmt: off
+CSV_FIELDS = ["model", "task", "method_tag", "settings_id", "hparams_set", "params", "lrs", "n_other_settings",
+              "rule", "lr", "lr_edge", "status", "metric", "mean", "std", "n"]
+PAIRED_FIELDS = ["model", "task", "compared", "reference", "metric", "rule", "mean", "std", "n_pairs"]
+# fmt: on
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+def to_csv(summary: Summary) -> str:
+    """One line per task x method x rule x metric."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for line in summary.lines:
+        for rule in RULES:
+            sel = line.by_rule[rule]
+            for column in TASK_COLUMNS[line.task]:
+                stat = sel.stat(column.key, rule, AGG) if sel.status == "finished" else None
+                writer.writerow({
+                    "model": summary.model, "task": line.task, "method_tag": line.tag,
+                    "settings_id": (sel.group.settings_id or "") if sel.group else "",
+                    "hparams_set": (sel.group.hparams_set or "") if sel.group else "",
+                    "params": "" if sel.params is None else sel.params, "lrs": ";".join(fmt_lr(x) for x in sel.lrs),
+                    "n_other_settings": len(sel.others), "rule": rule, "lr": "" if sel.lr is None else fmt_lr(sel.lr),
+                    "lr_edge": sel.edge or "", "status": sel.status, "metric": column.key,
+                    "mean": _num(stat and stat.value), "std": _num(stat and stat.std), "n": stat.n if stat else "",
+                })
+    return out.getvalue()
+
+
+def paired_csv(summary: Summary) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, PAIRED_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for p in summary.paired:
+        for rule in RULES:
+            stat = p.by_rule[rule]
+            writer.writerow({"model": summary.model, "task": p.task, "compared": p.compared, "reference": p.reference,
+                             "metric": p.metric, "rule": rule, "mean": _num(stat and stat.value),
+                             "std": _num(stat and stat.std), "n_pairs": stat.n if stat else 0})
+    return out.getvalue()

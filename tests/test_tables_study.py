@@ -1,0 +1,159 @@
+"""Our own outputs: the per-model study summary (both rules, lr on the grid's edge, paired DCFT − LoRA by seed),
+the param-matched table, and the params-vs-metric figure; all from hand-made records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from dataclasses import dataclass
+
+import pytest
+from record_fixtures import write_record
+
+import dcft.methods as registry
+from dcft.methods import MethodEntry
+from dcft.results import RecordIndex, build_param_matched, build_summary, load_records, render, to_csv, to_markdown
+from dcft.results import summary as study
+
+MODEL = "minilm"
+# (tag, trainable) -> {lr: {seed: (best-step accuracy, final accuracy)}}
+RTE = {
+    ("dcft-d8-s8", 7488): {0.003: {1: (50.0, 49.0), 2: (52.0, 51.0), 3: (51.0, 50.0)},
+                           0.01: {1: (56.0, 55.0), 2: (58.0, 50.0), 3: (57.0, 51.0)}},
+    ("dcft-d2-s2", 20880): {0.01: {1: (54.0, 54.0), 2: (53.0, 53.0)}},
+    ("lora-r1", 41472): {0.001: {1: (50.0, 50.0), 2: (51.0, 51.0), 3: (49.0, 49.0)},
+                         0.003: {1: (53.0, 52.0), 2: (55.0, 52.0), 3: (54.0, 52.0)},
+                         0.01: {1: (52.0, 53.0), 2: (52.0, 53.0), 3: (53.0, 53.0)}},
+}
+
+
+@pytest.fixture
+def study_results(tmp_path):
+    results = tmp_path / "results"
+    for (tag, trainable), grid in RTE.items():
+        for lr, seeds in grid.items():
+            for seed, (best, final) in seeds.items():
+                write_record(results, model=MODEL, task="rte", tag=tag, lr=lr, seed=seed, best=best, final=final,
+                             trainable=trainable)
+    return results
+
+
+def line(summary, tag, task="rte"):
+    return next(x for x in summary.lines if (x.task, x.tag) == (task, tag))
+
+
+def test_summary_picks_the_lr_per_rule_and_flags_the_grids_edge(study_results):
+    s = build_summary(RecordIndex(load_records(study_results)), MODEL)
+    d8, lora, d2 = line(s, "dcft-d8-s8"), line(s, "lora-r1"), line(s, "dcft-d2-s2")
+    assert d8.by_rule["best"].lr == 0.01 and d8.by_rule["best"].edge == "highest"
+    assert d8.by_rule["final"].lr == 0.01 and d8.by_rule["final"].stat("accuracy", "final", "mean").value == 52.0
+    assert lora.by_rule["best"].lr == 0.003 and lora.by_rule["best"].edge is None  # interior of three lrs
+    assert lora.by_rule["final"].lr == 0.01 and lora.by_rule["final"].edge == "highest"
+    assert study.lr_text(d2.by_rule["best"]) == "0.01 (only lr)"
+    md = study.to_markdown(s)
+    assert ("| RTE | `dcft-d8-s8` | released-0a1b2c3d | 0.007M (7,488) | 0.003, 0.01 | 0.01 (highest of 2) | "
+            "57.00 ± 1.00 (n=3) | 0.01 (highest of 2) | 52.00 ± 2.65 (n=3) |") in md
+    lora_line = ("| RTE | `lora-r1` | released-0a1b2c3d | 0.040M (41,472) | 0.001, 0.003, 0.01 | 0.003 | "
+                 "54.00 ± 1.00 (n=3) |")
+    assert lora_line in md
+
+
+def test_paired_difference_by_seed_at_each_methods_chosen_lr(study_results):
+    s = build_summary(RecordIndex(load_records(study_results)), MODEL)
+    pairs = {(p.compared, p.reference): p for p in s.paired}
+    d8 = pairs[("dcft-d8-s8", "lora-r1")]
+    best = [RTE[("dcft-d8-s8", 7488)][0.01][k][0] - RTE[("lora-r1", 41472)][0.003][k][0] for k in (1, 2, 3)]
+    final = [RTE[("dcft-d8-s8", 7488)][0.01][k][1] - RTE[("lora-r1", 41472)][0.01][k][1] for k in (1, 2, 3)]
+    assert (d8.by_rule["best"].value, d8.by_rule["best"].std, d8.by_rule["best"].n) == (
+        statistics.fmean(best), statistics.stdev(best), 3)
+    assert d8.by_rule["final"].value == pytest.approx(statistics.fmean(final))
+    d2 = pairs[("dcft-d2-s2", "lora-r1")]  # d=2 has seeds 1 and 2 only: two pairs
+    assert d2.by_rule["best"].n == 2 and d2.by_rule["best"].value == pytest.approx(((54 - 53) + (53 - 55)) / 2)
+    md = study.to_markdown(s)
+    assert f"| RTE | `dcft-d8-s8` − `lora-r1` | accuracy | +3.00 ± {statistics.stdev(best):.2f} (n=3) |" in md
+    rows = list(csv.DictReader(io.StringIO(study.paired_csv(s))))
+    assert {(r["compared"], r["rule"], r["n_pairs"]) for r in rows} == {
+        ("dcft-d8-s8", "best", "3"), ("dcft-d8-s8", "final", "3"), ("dcft-d2-s2", "best", "2"),
+        ("dcft-d2-s2", "final", "2")}
+
+
+def test_summary_shows_mnli_mismatched_at_the_best_step_and_at_the_end(tmp_path):
+    write_record(tmp_path, model=MODEL, task="mnli", tag="lora-r1", best=80.0,
+                 metrics={"validation_mismatched_accuracy": 79.0},
+                 final_metrics={"validation_matched_accuracy": 78.0, "validation_mismatched_accuracy": 81.0})
+    s = build_summary(RecordIndex(load_records(tmp_path)), MODEL)
+    md = study.to_markdown(s)
+    assert "| m 80.00 (n=1); mm 79.00 (n=1) | 0.0012 (only lr) | m 78.00 (n=1); mm 81.00 (n=1) |" in md
+    rows = list(csv.DictReader(io.StringIO(study.to_csv(s))))
+    mm = {r["rule"]: r["mean"] for r in rows if r["metric"] == "validation_mismatched_accuracy"}
+    assert mm == {"best": "79.0000", "final": "81.0000"}
+
+
+def test_summary_lists_other_settings_groups(tmp_path):
+    write_record(tmp_path, model=MODEL, tag="lora-r1", seed=1, best=60.0, settings_id="released-11111111")
+    write_record(tmp_path, model=MODEL, tag="lora-r1", seed=2, best=61.0, settings_id="released-11111111")
+    write_record(tmp_path, model=MODEL, tag="lora-r1", seed=1, best=40.0, settings_id="released-22222222",
+                 computing={"trainer.epochs": 1})
+    s = build_summary(RecordIndex(load_records(tmp_path)), MODEL)
+    assert line(s, "lora-r1").by_rule["best"].stat("accuracy", "best", "mean").value == 60.5
+    (note,) = s.settings_notes
+    assert note.startswith("RTE / `lora-r1`: shows released-11111111 (released set; 2 finished); not shown: "
+                           "released-22222222 (released set; 1 finished); differs: ")
+    assert "trainer.epochs: 50 -> 1" in note
+
+
+def test_param_matched_table_from_records_only(study_results, monkeypatch):
+    @dataclass
+    class C3ASettings:
+        block: int = 256
+
+        def tag(self) -> str:
+            return f"c3a-b{self.block}"
+
+    monkeypatch.setitem(registry.METHODS, "c3a", MethodEntry(C3ASettings, "unused:apply"))
+    write_record(study_results, model=MODEL, task="rte", tag="c3a-b256", best=55.5, trainable=9216)
+    write_record(study_results, model=MODEL, task="stsb", tag="fourierft-n1000", method="fourierft", best=80.0,
+                 trainable=12000)
+    write_record(study_results, model=MODEL, task="cola", tag="adalora-r2-t1", method="adalora", best=40.0)
+    t = build_param_matched(load_records(study_results))
+    assert t.layout.tasks == ("stsb", "rte") and [b.runs_model for b in t.blocks] == [MODEL]
+    assert [r.label for r in t.blocks[0].rows] == ["DCFT (d=8)", "DCFT (d=2)", "LoRA (r=1)", "C3A", "fourierft-n1000"]
+    md = to_markdown(t)
+    assert "| Method | #Params | STS-B | RTE |" in md and "/ 8" not in md  # no paper column
+    assert "| C3A | 0.009M (9,216) | — | 55.50 (n=1) |" in md
+    assert "| fourierft-n1000 | 0.011M (12,000) | 80.00 (n=1) | — |" in md
+    assert "| DCFT (d=8) | 0.007M (7,488) | — | 57.00 ± 1.00 (n=3) |" in md
+    assert "python run.py -m model=minilm task=stsb method=c3a seed=1,2,3" in t.commands
+    assert not any("fourierft" in c for c in t.commands)  # found in the records: no options to suggest
+    rows = list(csv.DictReader(io.StringIO(to_csv(t))))
+    c3a = next(r for r in rows if r["method_tag"] == "c3a-b256" and r["task"] == "rte")
+    assert (c3a["table"], c3a["params_count"], c3a["value"], c3a["paper"]) == ("param_matched", "9216", "55.5000", "")
+
+
+def test_render_writes_summary_matched_table_and_figure_deterministically(study_results, tmp_path):
+    out_a, out_b = tmp_path / "a", tmp_path / "b"
+    written = render(study_results, out_a)
+    render(study_results, out_b)
+    names = {str(p.relative_to(out_a)) for p in written}
+    assert {"tables/summary_minilm.md", "tables/summary_minilm.csv", "tables/summary_minilm_paired.csv",
+            "tables/param_matched.md", "tables/param_matched.tex", "tables/param_matched.csv",
+            "figures/params_vs_metric_minilm.png", "figures/params_vs_metric_minilm.pdf"} <= names
+    for p in written:
+        assert (out_b / p.relative_to(out_a)).read_bytes() == p.read_bytes(), p
+    assert (out_a / "figures" / "params_vs_metric_minilm.png").stat().st_size > 5000
+    readme = (out_a / "tables" / "README.md").read_text()
+    assert "Study summary of minilm: [md](summary_minilm.md)" in readme and "params_vs_metric_minilm" in readme
+    assert "lr 0.01 won (tried 0.003, 0.01; highest tried" in (out_a / "tables" / "table4.md").read_text()
+    rows = list(csv.DictReader((out_a / "tables" / "table4.csv").open()))
+    assert {r["lr_edge"] for r in rows if r["method_tag"] == "dcft-d8-s8" and r["column"] == "RTE"
+            and r["runs_model"] == MODEL} == {"highest"}
+
+
+def test_figures_2_and_3_show_the_paper_model_or_else_a_model_that_has_runs(study_results):
+    from dcft.results.figures import figure_model
+
+    index = RecordIndex(load_records(study_results))
+    assert figure_model(index) == MODEL and figure_model(index, "roberta-large") == "roberta-large"
+    write_record(study_results, model="deberta-v3-base", tag="lora-r1", best=80.0)
+    assert figure_model(RecordIndex(load_records(study_results))) == "deberta-v3-base"
