@@ -13,15 +13,23 @@ Two sets, because the release and the paper disagree and nobody can tell which p
 Baselines (Full FT, BitFit, LoRA on RoBERTa-large ...) are never trained with DCFT's settings: their own, from
 the papers the DCFT paper copied those rows from, are in dcft/data/baseline_hparams.csv (one row per value, with
 its source) and land in both sets as `baselines.<method>` blocks, which `${hp:...}` / `${baseline:...}` in the
-trainer and method configs prefer. Every value carries its source in a comment.
+trainer and method configs prefer (the trainer's grad_accum and max_grad_norm too, through `${baseline:...}`).
+Each block gives the method's whole schedule; the script rejects unknown settings, missing ones and empty sources.
+Every value carries its source in a comment.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dcft.methods import METHODS, parse_groups  # noqa: E402  (torch-free)
+
 DATA = ROOT / "dcft" / "data"
 OUT = ROOT / "dcft" / "conf" / "hparams"
 
@@ -30,7 +38,7 @@ KEYS = ("lr", "batch_size", "epochs", "max_length", "warmup_steps", "warmup_rati
         "mask_interval", "target_rank")
 CSV_COLUMNS = {"lr": "learning_rate", "max_length": "max_seq_length"}  # key -> official_hparams.csv column
 INTS = {"batch_size", "epochs", "max_length", "warmup_steps", "eval_steps", "seed", "lora_r", "init_warmup",
-        "final_warmup", "mask_interval", "target_rank"}
+        "final_warmup", "mask_interval", "target_rank", "grad_accum", "r"}
 RELEASED = "official_hparams.csv (the authors' launch script)"
 
 # AdaLoRA's only SQuAD launch script (QingruZhang/AdaLoRA @ d10f5eb, NLG_QA/scripts/run_debertav3_squadv2.sh),
@@ -98,26 +106,65 @@ def paper_sets(released: dict) -> dict[tuple[str, str], dict[str, tuple]]:
     return sets
 
 
-SCHEDULE = ("lr", "batch_size", "epochs", "max_length", "warmup_steps", "warmup_ratio", "weight_decay",
-            "cls_dropout", "eval_steps")
+# A baseline block holds its whole schedule, so nothing falls back to DCFT's values (and no key leaks in from
+# another model's block when Hydra merges a model's hparams file over DeBERTaV3-base's). One warm-up key suffices.
+SCHEDULE = ("lr", "batch_size", "grad_accum", "epochs", "max_length", "warmup_steps", "warmup_ratio", "weight_decay",
+            "max_grad_norm", "cls_dropout", "eval_steps")
+WARMUP = ("warmup_steps", "warmup_ratio")
+METHOD_KEYS = ("r", "alpha", "targets")  # read by the method configs through ${baseline:key,default}
+BASELINES_CSV = "baseline_hparams.csv"
 
 
-def baseline_sets() -> dict[tuple[str, str], dict[str, dict[str, tuple]]]:
-    """(model, task) -> method -> {setting: (value, source)} from baseline_hparams.csv."""
-    path = DATA / "baseline_hparams.csv"
+def _baseline_value(row: dict[str, str], where: str):
+    method, key, raw = row["method"], row["setting"], row["value"].strip()
+    if method not in METHODS:
+        raise SystemExit(f"{where}: method={method!r} is unknown; use one of {', '.join(METHODS)}")
+    if key in METHOD_KEYS:
+        fields = {f.name for f in dataclasses.fields(METHODS[method].settings)}
+        if key not in fields:
+            raise SystemExit(f"{where}: method {method} has no setting {key!r}; its settings: {sorted(fields)}")
+    elif key not in SCHEDULE:
+        raise SystemExit(f"{where}: setting={key!r} is unknown; use one of {', '.join(SCHEDULE + METHOD_KEYS)}")
+    if not row["source"].strip():
+        raise SystemExit(f"{where}: {key} has no source; name the paper table or the repo, commit and file")
+    if raw in ("", "null"):
+        return None
+    if key == "targets":
+        try:
+            parse_groups(raw)
+        except ValueError as exc:
+            raise SystemExit(f"{where}: {exc}") from None
+        return raw
+    try:
+        return _number(raw, key)
+    except ValueError:
+        raise SystemExit(f"{where}: {key}={raw!r} is not a number") from None
+
+
+def baseline_sets(path: Path = DATA / BASELINES_CSV) -> dict[tuple[str, str], dict[str, dict[str, tuple]]]:
+    """(model, task) -> method -> {setting: (value, source)} from baseline_hparams.csv, checked row by row."""
     sets: dict = {}
     if not path.exists():
         return sets
     with path.open() as f:
-        for row in csv.DictReader(f):
-            raw, key = row["value"].strip(), row["setting"]
-            value = None if raw in ("", "null") else raw if key == "targets" else _number(raw, key)
-            sets.setdefault((row["model"], row["task"]), {}).setdefault(row["method"], {})[key] = (value, row["source"])
-    for methods in sets.values():  # a warm-up given one way must not be overridden by DCFT's other way
-        for block in methods.values():
-            for key, other in (("warmup_ratio", "warmup_steps"), ("warmup_steps", "warmup_ratio")):
-                if key in block and other not in block:
-                    block[other] = (None, f"the source sets {key}")
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path.name} line {line}"
+            block = sets.setdefault((row["model"], row["task"]), {}).setdefault(row["method"], {})
+            if row["setting"] in block:
+                raise SystemExit(f"{where}: {row['setting']} given twice for {row['model']} {row['task']} "
+                                 f"{row['method']}; keep one row")
+            block[row["setting"]] = (_baseline_value(row, where), row["source"].strip())
+    for (model, task), methods in sets.items():
+        for method, block in methods.items():
+            given = [k for k in WARMUP if k in block]
+            missing = [k for k in SCHEDULE if k not in block and (k not in WARMUP or not given)]
+            if missing:
+                raise SystemExit(f"{path.name}: {model} {task} {method} lacks {', '.join(missing)}; a baseline "
+                                 "block gives its whole schedule (null where the source sets none)")
+            for key in WARMUP:  # a warm-up given one way must not be overridden by DCFT's other way
+                if key not in block:
+                    other = WARMUP[1 - WARMUP.index(key)]
+                    block[key] = (None, f"the source sets {other}")
     return sets
 
 
@@ -151,23 +198,32 @@ def _differences(released: dict, paper: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def render() -> dict[str, str]:
+    """Every generated file: path relative to dcft/conf/hparams -> text."""
     released = released_sets()
     paper = paper_sets(released)
     baselines = baseline_sets()
     unknown = sorted(set(baselines) - set(released))
     if unknown:
-        raise SystemExit(f"baseline_hparams.csv: (model, task) {unknown} have no DCFT settings to sit beside")
+        raise SystemExit(f"{BASELINES_CSV}: (model, task) {unknown} have no DCFT settings to sit beside")
+    files = {}
     for set_name, sets in (("released", released), ("paper", paper)):
+        for (model, task), values in sorted(sets.items()):
+            files[f"{set_name}/{model}_{task}.yaml"] = _yaml(set_name, values, baselines.get((model, task), {}))
+    files["DIFFERENCES.md"] = _differences(released, paper)
+    return files
+
+
+def main() -> None:
+    files = render()
+    for set_name in ("released", "paper"):
         folder = OUT / set_name
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.yaml"):
             old.unlink()
-        for (model, task), values in sorted(sets.items()):
-            text = _yaml(set_name, values, baselines.get((model, task), {}))
-            (folder / f"{model}_{task}.yaml").write_text(text)
-    (OUT / "DIFFERENCES.md").write_text(_differences(released, paper))
-    print(f"wrote {len(released)} files per set to {OUT.relative_to(ROOT)}/{{released,paper}} and DIFFERENCES.md")
+    for name, text in files.items():
+        (OUT / name).write_text(text)
+    print(f"wrote {len(files) - 1} hparams files to {OUT.relative_to(ROOT)}/{{released,paper}} and DIFFERENCES.md")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""List the jobs of a sweep without running anything: count, commands, which cells already have records.
+"""List the jobs of a sweep without running anything: count, settings, commands, which cells have records.
 
     python scripts/plan.py +experiment=table4 [model=minilm] [seed=1,2,3] [results_dir=results]
 
 It expands the sweep exactly as `python run.py -m` would (Hydra's own override parser and basic
-sweeper), composes every job, and looks up its cell in the record store.
+sweeper), composes every job, and looks up its cell in the record store. One line per job shows what differs
+between rows before anything is launched: model, task, method tag, the effective lr, epochs, batch (per device x
+accumulated batches: 4x8), the settings id, then the command.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dcft.config import from_hydra  # noqa: E402
+from dcft.config import RunConfig, from_hydra  # noqa: E402
 from dcft.paths import CONF_DIR  # noqa: E402
 from dcft.run_record import read_record  # noqa: E402
 
@@ -33,6 +35,17 @@ def expand(arguments: list[str]) -> list[list[str]]:
     return BasicSweeper.split_arguments(overrides, None)[0]
 
 
+def settings_columns(cfg: RunConfig) -> tuple[str, ...]:
+    """What a researcher checks per row: model, task, method tag, effective lr, epochs, batch (per device x
+    accumulated batches), settings id."""
+    t = cfg.trainer
+    batch = f"{t.batch_size}x{t.grad_accum}" if t.grad_accum > 1 else str(t.batch_size)
+    return cfg.model.name, cfg.task, cfg.method_tag, f"{t.lr:g}", str(t.epochs), batch, cfg.cell.settings_id
+
+
+COLUMNS = ("model", "task", "method tag", "lr", "ep", "batch", "settings id")
+
+
 def main(arguments: list[str]) -> int:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = expand(arguments)
@@ -45,12 +58,15 @@ def main(arguments: list[str]) -> int:
             duplicate = cell in seen
             seen.add(cell)
             note = " (same cell as an earlier job)" if duplicate else ""
-            rows.append((status + note, "python run.py " + " ".join(job)))
-    finished = sum(r[0].startswith("finished") for r in rows)
+            rows.append((status, settings_columns(cfg), "python run.py " + " ".join(job) + note))
+    finished = sum(r[0] == "finished" for r in rows)
     print(f"{len(rows)} jobs, {len(seen)} cells: {finished} finished (skipped when launched), "
           f"{len(rows) - finished} to run")
-    for status, command in rows:
-        print(f"[{status:>9}] {command}")
+    widths = [max(len(c[i]) for c in [COLUMNS, *(r[1] for r in rows)]) for i in range(len(COLUMNS))]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(f"[{'status':>9}] " + line.format(*COLUMNS) + "  command")
+    for status, columns, command in rows:
+        print(f"[{status:>9}] " + line.format(*columns) + f"  {command}")
     return 0
 
 

@@ -6,8 +6,12 @@ import sys
 
 import pytest
 from conftest import ROOT
+from hydra import compose, initialize_config_dir
 
+from dcft.config import from_hydra
+from dcft.dry_run import dry_run
 from dcft.params import count_parameters, format_binary, model_spec_from_conf
+from dcft.paths import CONF_DIR
 
 
 def count(model, method="dcft", **options):
@@ -79,3 +83,72 @@ def test_dry_run_cli_prints_summary_and_json_last_line(tmp_path):
     assert summary["paper_units"]["K"] == "44.9K" and summary["head_params"] == 768 * 768 + 768 + 768 * 2 + 2
     assert summary["total_params"] > 184_000_000
     assert "adapter" in out.stdout and not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+def dry_run_counts(model, task, method):
+    """What `python run.py +experiment=<table> model=... task=... method=... dry_run=true` prints (its JSON line)."""
+    table = "table2" if model == "deberta-v2-xxlarge" else "table1"
+    overrides = [f"+experiment={table}", f"model={model}", f"task={task}", f"method={method}", "dry_run=true"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return dry_run(from_hydra(compose(config_name="config", overrides=overrides), overrides=overrides))
+
+
+def decimal(count, unit, decimals):
+    """The baseline rows' units: decimal (M = 10^6, B = 10^9), as the papers they were copied from print them."""
+    return f"{count / {'M': 1e6, 'B': 1e9}[unit]:.{decimals}f}{unit}"
+
+
+# Tables 1-2 baseline rows: (model, task, method) -> our exact count, the paper's print, in the units that match.
+@pytest.mark.parametrize(
+    "model,task,method,tag,exact,printed,units",
+    [("deberta-v3-base", "rte", "full", "full", 183_831_552, "184M", "decimal"),
+     ("deberta-v3-base", "sst2", "bitfit", "bitfit", 102_912, "0.1M", "decimal"),  # biases + LayerNorm biases
+     ("deberta-v3-base", "rte", "lora", "lora-r1", 165_888, "0.17M", "decimal"),  # r=1 on all six groups
+     ("roberta-large", "mrpc", "lora", "lora-r8-qv", 786_432, "0.8M", "decimal"),  # LoRA paper: r=8 on Wq, Wv
+     ("deberta-v2-xxlarge", "cola", "lora", "lora-r16-qv", 4_718_592, "4.7M", "decimal"),  # r=16 on Wq, Wv
+     ("deberta-v2-xxlarge", "cola", "full", "full", 1_564_549_632, "1.5B", "binary")],  # DeBERTa's "1.5B"
+)
+def test_tables_1_and_2_baseline_rows(model, task, method, tag, exact, printed, units):
+    summary = dry_run_counts(model, task, method)
+    n = summary["trainable_params"]
+    assert (n, summary["method_tag"]) == (exact, tag)
+    unit, decimals = printed[-1], len(printed[:-1].partition(".")[2])
+    shown = decimal(n, unit, decimals) if units == "decimal" else f"{n / 2 ** 30:.{decimals}f}{unit}"
+    assert shown == printed
+
+
+def test_roberta_large_full_ft_print_is_a_misprint():
+    """The paper prints 335M; RoBERTa-large has 354.3M without its head, 355.4M with it (LoRA paper: 355.0M)."""
+    summary = dry_run_counts("roberta-large", "rte", "full")
+    assert summary["trainable_params"] == 354_310_144 and decimal(summary["trainable_params"], "M", 0) == "354M"
+    assert decimal(summary["total_params"], "M", 0) == "355M"
+
+
+@pytest.mark.parametrize(
+    "model,task,tag,exact,printed",
+    [("deberta-v3-base", "rte", "lora_fa-r1", 82_944, 0.12),  # the paper's 0.12M is SoRA's count (a byte copy)
+     ("roberta-large", "mrpc", "lora_fa-r8-qv", 393_216, 3.7)],  # no (r, targets) with r a power of two gives 3.7M
+)
+def test_lora_fa_rows_run_a_stated_configuration_that_the_print_does_not_match(model, task, tag, exact, printed):
+    summary = dry_run_counts(model, task, "lora_fa")
+    n = summary["trainable_params"]
+    assert (n, summary["method_tag"]) == (exact, tag)  # B only: A stays frozen at its random init
+    decimals = len(str(printed).partition(".")[2])
+    assert printed not in (round(n / 1e6, decimals), round(n / 2**20, decimals))
+
+
+@pytest.mark.parametrize("model,printed", [("deberta-v3-base", 0.12), ("roberta-large", 3.7)])
+def test_no_named_lora_fa_configuration_gives_the_papers_count(model, printed):
+    """LoRA-FA trains B only, so its count is r x (the groups' output widths x layers): enumerate every named target
+    set and every power-of-two rank, in both units the paper uses."""
+    from dcft.methods import GROUP_SETS, GROUPS
+
+    spec = model_spec_from_conf(model)
+    per_group = {g: count_parameters(spec, "lora_fa", {"r": 1, "alpha": 1.0, "targets": g})["trainable_params"]
+                 for g in GROUPS}
+    decimals = len(str(printed).partition(".")[2])
+    fits = [(name, r) for name, groups in GROUP_SETS.items() for r in (2**k for k in range(9))
+            if printed in (round(r * sum(per_group[g] for g in groups) / 1e6, decimals),
+                           round(r * sum(per_group[g] for g in groups) / 2**20, decimals))]
+    assert fits == []
+    assert per_group["Q"] == spec.arch["hidden_size"] * spec.arch["num_hidden_layers"]  # B: d_out x r per layer
