@@ -23,25 +23,6 @@ def _in_multirun() -> bool:
         return False
 
 
-def in_shard(shard: str | None, job_number: int) -> bool:
-    """`shard=k/n`: a sweep runs only its jobs numbered k mod n, so n copies of one sweep share the work."""
-    if shard is None:
-        return True
-    try:
-        k, n = (int(x) for x in str(shard).split("/"))
-        if not 0 <= k < n:
-            raise ValueError
-    except ValueError:
-        raise UserError(f"shard={shard!r}; write k/n with 0 <= k < n, e.g. shard=0/2 and shard=1/2") from None
-    return job_number % n == k
-
-
-def _job_number() -> int:
-    from hydra.core.hydra_config import HydraConfig
-
-    return int(HydraConfig.get().job.num) if _in_multirun() else 0
-
-
 def _remove_if_empty(run_dir: Path, stop: Path) -> None:
     """Leave nothing partial behind a run that failed before it wrote anything."""
     path = run_dir
@@ -79,9 +60,6 @@ def run_from_hydra(cfg: DictConfig) -> None:
     existed = run_dir is not None and run_dir.exists() and any(run_dir.iterdir())
     run_cfg = None
     try:
-        if not in_shard(cfg.get("shard"), _job_number()):
-            _cleanup(run_dir, existed, str(cfg.get("results_dir", ".")))
-            return
         run_cfg = from_hydra(cfg)
         if run_cfg.dry_run:
             from dcft.dry_run import dry_run

@@ -8,16 +8,11 @@ from typing import Any
 from dcft.heads import attach_method
 from dcft.models import ModelSpec, build_model
 from dcft.paths import CONF_DIR
-
-
-def format_binary(count: int, unit: str, decimals: int) -> str:
-    """The paper's units are binary: K = 1024, M = 2**20 (docs/method.md): 25,344 -> '0.024M' or '24.8K'."""
-    scale = {"K": 1024, "M": 2**20}[unit]
-    return f"{count / scale:.{decimals}f}{unit}"
+from dcft.results.units import format_params
 
 
 def paper_units(count: int) -> dict[str, str]:
-    return {"M": format_binary(count, "M", 3), "K": format_binary(count, "K", 1)}
+    return {"M": format_params(count, "M", decimals=3), "K": format_params(count, "K", decimals=1)}
 
 
 def nominal_total_steps(options: dict[str, Any]) -> int:
@@ -48,10 +43,3 @@ def model_spec_from_conf(name: str, conf_dir: Path = CONF_DIR) -> ModelSpec:
     raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     raw["path"] = None  # counting needs only the architecture
     return ModelSpec(**raw)
-
-
-def count_for(model: str, settings: dict[str, Any]) -> int:
-    """Adapter parameters of `settings['method']` on `model` (hook for the tables)."""
-    settings = dict(settings)
-    method = settings.pop("method")
-    return count_parameters(model_spec_from_conf(model), method, settings)["trainable_params"]

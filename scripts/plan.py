@@ -1,15 +1,19 @@
 """List the jobs of a sweep without running anything: count, settings, commands, which cells have records.
 
     python scripts/plan.py +experiment=table4 [model=minilm] [seed=1,2,3] [results_dir=results]
+    python scripts/plan.py --todo +experiment=minilm_study | xargs -P 2 -L 1 python run.py   (make sweep-local)
 
 It expands the sweep exactly as `python run.py -m` would (Hydra's own override parser and basic
 sweeper), composes every job, and looks up its cell in the record store. One line per job shows what differs
 between rows before anything is launched: model, task, method tag, the effective lr, epochs, batch (per device x
-accumulated batches: 4x8), the settings id, then the command.
+accumulated batches: 4x8), the settings id, then the command. With --todo it prints only the jobs whose cell has
+no finished record, one line of shell-quoted overrides each: fed to `xargs -P N -L 1 python run.py`, N jobs run
+side by side on one machine (each a process of its own, sharing the cores: dcft.threads).
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -47,6 +51,8 @@ COLUMNS = ("model", "task", "method tag", "lr", "ep", "batch", "settings id")
 
 
 def main(arguments: list[str]) -> int:
+    todo = "--todo" in arguments
+    arguments = [a for a in arguments if a != "--todo"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = expand(arguments)
         rows, seen = [], set()
@@ -58,7 +64,11 @@ def main(arguments: list[str]) -> int:
             duplicate = cell in seen
             seen.add(cell)
             note = " (same cell as an earlier job)" if duplicate else ""
+            if todo and status != "finished" and not duplicate:
+                print(" ".join(shlex.quote(o) for o in job))
             rows.append((status, settings_columns(cfg), "python run.py " + " ".join(job) + note))
+    if todo:
+        return 0
     finished = sum(r[0] == "finished" for r in rows)
     print(f"{len(rows)} jobs, {len(seen)} cells: {finished} finished (skipped when launched), "
           f"{len(rows) - finished} to run")

@@ -121,3 +121,44 @@ def test_invalid_settings_name_layer_value_and_range(kwargs, fragment):
         DCFTLinear(nn.Linear(16, 32), name="encoder.layer.3.attention.self.query", **kwargs)
     message = str(err.value)
     assert message.startswith("encoder.layer.3.attention.self.query:") and fragment in message
+
+
+# -- the fused kernels (dcft_fused.py): exact against the reference, fused and unfused routes -------------------
+ROUTES = ["fused", "hooked"]  # a hook on the base layer forces the unfused fallback
+SHAPES = [(16, 16, 4, 4, 1), (24, 40, 8, 8, 1), (24, 40, 8, 8, 2), (17, 9, 3, 3, 1), (20, 12, 6, 4, 2),
+          (16, 32, 8, 1, 1), (32, 16, 2, 2, 1), (13, 13, 5, 2, 3)]
+
+
+@pytest.mark.parametrize("route,shape", list(itertools.product(ROUTES, SHAPES)))
+def test_fast_forward_and_all_gradients_equal_reference(route, shape):
+    n_in, n_out, d, s, k = shape
+    torch.manual_seed(0)
+    ref = DCFTLinear(nn.Linear(n_in, n_out).double(), d, s, k, scaling=2.5, impl="reference").double()
+    fast = DCFTLinear(nn.Linear(n_in, n_out).double(), d, s, k, scaling=2.5, impl="fast").double()
+    with torch.no_grad():
+        for p in ref.adapter_parameters().values():
+            p.normal_()
+    fast.load_state_dict(ref.state_dict())
+    if route == "hooked":
+        fast.base_layer.register_forward_hook(lambda *_: None)
+    x = torch.randn(3, 2, n_in, dtype=torch.double)
+    weights = torch.linspace(-1, 1, n_out, dtype=torch.double)
+    got = {}
+    for name, layer in (("ref", ref), ("fast", fast)):
+        layer.base_layer.requires_grad_(True)  # weight and bias gradients are exact too
+        xi = x.clone().requires_grad_(True)
+        y = layer(xi)
+        (y * weights).sum().backward()
+        got[name] = [y.detach(), xi.grad, *(p.grad for p in layer.parameters())]
+    for a, b in zip(got["fast"], got["ref"], strict=True):
+        assert (a - b).abs().max() <= 1e-10 * max(b.abs().max(), 1e-30)
+
+
+def test_fast_path_falls_back_under_autocast():
+    layer = DCFTLinear(nn.Linear(32, 48), 8)
+    x = torch.randn(4, 32)
+    expected = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected, rtol=0.05, atol=0.05)

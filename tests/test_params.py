@@ -10,8 +10,9 @@ from hydra import compose, initialize_config_dir
 
 from dcft.config import from_hydra
 from dcft.dry_run import dry_run
-from dcft.params import count_parameters, format_binary, model_spec_from_conf
+from dcft.params import count_parameters, model_spec_from_conf
 from dcft.paths import CONF_DIR
+from dcft.results.units import format_params
 
 
 def count(model, method="dcft", **options):
@@ -26,7 +27,7 @@ def test_table4_kernel_sizes_deberta_v3_base(kernel, exact, printed):
     n = count("deberta-v3-base", kernel=kernel)
     if exact is not None:
         assert n == exact
-    assert format_binary(n, "M", 3) == printed
+    assert format_params(n, "M", decimals=3) == printed
 
 
 @pytest.mark.parametrize(
@@ -36,11 +37,11 @@ def test_table5_strides_at_kernel_8(stride, exact, printed, decimals):
     n = count("deberta-v3-base", kernel=8, stride=stride)
     if exact is not None:
         assert n == exact
-    assert format_binary(n, "K", decimals) == printed
+    assert format_params(n, "K", decimals=decimals) == printed
 
 
 def test_table5_stride_8_is_the_one_misprint():
-    assert format_binary(count("deberta-v3-base", kernel=8, stride=8), "K", 2) == "24.75K"  # printed 24.6K
+    assert format_params(count("deberta-v3-base", kernel=8, stride=8), "K", decimals=2) == "24.75K"  # printed 24.6K
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,7 @@ def test_table5_stride_8_is_the_one_misprint():
                              ("deberta-v2-xxlarge", 8, "0.18M")],
 )
 def test_tables_1_and_2_other_models(model, kernel, printed):
-    assert format_binary(count(model, kernel=kernel), "M", 2) == printed
+    assert format_params(count(model, kernel=kernel), "M", decimals=2) == printed
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_table6_target_groups(targets, exact, printed):
     n = count("deberta-v3-base", kernel=8, targets=targets)
     assert n == exact
     decimals = 0 if printed.endswith("K") and "." not in printed else len(printed.split(".")[1]) - 1
-    assert format_binary(n, "K", decimals) == printed
+    assert format_params(n, "K", decimals=decimals) == printed
 
 
 def test_qkvo_natural_reading_differs_from_the_papers():

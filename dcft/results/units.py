@@ -10,16 +10,18 @@ DASH = "—"  # no number (no run yet, or the paper printed none)
 PARAM_UNITS = ("M", "K", "%")
 
 
-def format_params(n: int | None, unit: str = "M", total: int | None = None) -> str:
-    """A parameter count as the paper prints it, binary units (K = 1024, M = 2**20, SPEC §3):
+def format_params(n: int | None, unit: str = "M", total: int | None = None, decimals: int | None = None) -> str:
+    """A parameter count as the paper prints it, binary units (K = 1024, M = 2**20; docs/method.md):
     25344 -> '0.024M' (unit M) / '24.8K' (unit K); unit '%' = share of `total` (M when the total is unknown);
-    None -> '—'."""
+    None -> '—'. `decimals` fixes the digits (else: the paper's, by size)."""
     if unit not in PARAM_UNITS:
         raise ValueError(f"unit={unit!r}: choose one of {', '.join(PARAM_UNITS)}")
     if n is None:
         return DASH
     if unit == "%" and total:
         return f"{100.0 * n / total:.2f}%"
+    if decimals is not None and unit in ("K", "M"):
+        return f"{n / {'K': 1024, 'M': 2**20}[unit]:.{decimals}f}{unit}"
     if unit == "K":
         return f"{n / 1024:.1f}K"
     mega = n / 2**20

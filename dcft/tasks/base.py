@@ -6,7 +6,7 @@ runs the model, gathers the named output arrays and hands them back for scoring.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,7 +21,6 @@ class DataOptions:
     max_eval_samples: int | None = None
     cache_dir: str | None = None  # tokenised-dataset cache; None = no caching
     split_by_article: int | None = None  # SQuAD: train on the first N articles of the dev file, eval on the rest
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
