@@ -51,13 +51,15 @@ def build_method(cfg: RunConfig, task: Task, total_steps: int) -> Adapted:
 
 
 def build_optimizer(adapted: Adapted, tcfg: TrainerSettings) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters (a method may bring its own, e.g. LoRA-FA's)."""
-    if adapted.make_optimizer is not None:
-        return adapted.make_optimizer(lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    """AdamW over the trainable parameters (a method may bring its own, e.g. LoRA-FA's, SoRA's: it is handed the
+    harness's parameter groups and AdamW settings to start from)."""
     decay, no_decay = [], []
     for name, p in adapted.trainable_named_parameters():
         (no_decay if any(k in name for k in NO_DECAY) else decay).append(p)
     groups: list[dict[str, Any]] = [{"params": decay, "weight_decay": tcfg.weight_decay},
                                     {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=tcfg.lr, betas=tuple(tcfg.adam_betas),
-                             eps=tcfg.adam_eps)
+    groups = [g for g in groups if g["params"]]
+    if adapted.make_optimizer is not None:
+        return adapted.make_optimizer(lr=tcfg.lr, weight_decay=tcfg.weight_decay, betas=tuple(tcfg.adam_betas),
+                                      eps=tcfg.adam_eps, param_groups=groups)
+    return torch.optim.AdamW(groups, lr=tcfg.lr, betas=tuple(tcfg.adam_betas), eps=tcfg.adam_eps)

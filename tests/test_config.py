@@ -3,6 +3,7 @@
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from dcft.config import from_hydra
 from dcft.errors import UserError
@@ -12,7 +13,16 @@ CONF = CONF_DIR
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
 ALL_METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
-METHODS = [m for m in ALL_METHODS if not m.startswith("dcft_")]  # dcft_* are DCFT presets for sweeps
+
+
+def _preset_of(name: str) -> str | None:
+    """A preset (dcft_d8, fourierft_n208, ...) starts from another method's file: `defaults: [<method>]`."""
+    defaults = OmegaConf.load(CONF / "method" / f"{name}.yaml").get("defaults") or []
+    return str(defaults[0]) if defaults else None
+
+
+PRESETS = {m: base for m in ALL_METHODS if (base := _preset_of(m))}  # presets -> their method, for sweeps
+METHODS = [m for m in ALL_METHODS if m not in PRESETS]
 
 
 def load(*overrides):
@@ -42,7 +52,7 @@ def test_every_method_composes_with_each_task_family():
     pairs = [(f"method={m}", f"task={t}") for m in ALL_METHODS for t in ("rte", "stsb", "squad_v2")]
     for (method, _), cfg in zip(pairs, compose_all(pairs), strict=True):
         name = method.split("=")[1]
-        assert cfg.method == ("dcft" if name.startswith("dcft_") else name)
+        assert cfg.method == PRESETS.get(name, name)
 
 
 def test_dcft_presets_share_cells_with_plain_dcft():
@@ -53,6 +63,15 @@ def test_dcft_presets_share_cells_with_plain_dcft():
         plain = load("method=dcft", f"kernel={cfg.method_options['kernel']}", f"stride={cfg.method_options['stride']}",
                      f"method.targets={cfg.method_options['targets']}")
         assert cfg.method == "dcft" and cfg.method_tag == plain.method_tag and cfg.run_dir == plain.run_dir
+
+
+def test_other_presets_share_cells_with_their_method_and_settings():
+    others = {m: base for m, base in PRESETS.items() if base != "dcft"}
+    assert {"fourierft_n208": "fourierft", "waveft_n208": "waveft"}.items() <= others.items()
+    for preset, base in others.items():
+        own = {k: v for k, v in OmegaConf.load(CONF / "method" / f"{preset}.yaml").items() if k != "defaults"}
+        cfg, plain = load(f"method={preset}"), load(f"method={base}", *[f"method.{k}={v}" for k, v in own.items()])
+        assert cfg.method == base and cfg.method_tag == plain.method_tag and cfg.run_dir == plain.run_dir
 
 
 def test_authors_settings_follow_the_model_and_task():
@@ -108,6 +127,14 @@ COMPUTING = {
     "vera": ["method.r=16", "method.targets=qv"],
     "full": [],
     "bitfit": [],
+    "hadapter": ["method.bottleneck=4", "method.activation=gelu", "method.init_std=0.1"],
+    "padapter": ["method.bottleneck=4", "method.activation=gelu", "method.init_std=0.1"],
+    "sora": ["method.r_max=4", "method.alpha=8", "method.dropout=0.1", "method.l1_coef=1", "method.xi=0.01",
+             "method.gate_lr=0.1", "method.prox=soft", "method.targets=qv"],
+    "c3a": ["method.block_size=16", "method.targets=all", "method.init=zeros"],
+    "fourierft": ["method.n_frequency=100", "method.scaling=10", "method.random_loc_seed=1", "method.targets=qv"],
+    "waveft": ["method.n_frequency=100", "method.scaling=10", "method.wavelet_family=db2", "method.random_loc_seed=1",
+               "method.targets=qv"],
 }
 SHARED = ["trainer.lr=1e-3", "seed=1", "hparams_set=paper", "trainer.epochs=3", "trainer.batch_size=8",
           "trainer.max_length=64", "trainer.warmup_steps=7", "trainer.weight_decay=0.05", "trainer.cls_dropout=0.3",

@@ -27,6 +27,12 @@ EXPECTED = {
     "vera": ({"r": 8}, lambda n: "vera_lambda" in n),
     "full": ({}, lambda n: True),
     "bitfit": ({}, lambda n: n.endswith(".bias")),
+    "hadapter": ({}, lambda n: ".bottleneck." in n),
+    "padapter": ({}, lambda n: ".bottleneck." in n),
+    "sora": ({"r_max": 4}, lambda n: n.rsplit(".", 1)[-1] in ("sora_A", "sora_B", "sora_gate")),
+    "c3a": ({}, lambda n: "c3a_kernel" in n),
+    "fourierft": ({"n_frequency": 40}, lambda n: "fourierft_spectrum" in n),
+    "waveft": ({"n_frequency": 40}, lambda n: "waveft_spectrum" in n),
 }
 
 
@@ -84,7 +90,10 @@ def test_named_group_sets_are_valid():
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("method,options", [("dcft", {"kernel": 4, "stride": 2, "rank": 2}), ("lora", {"r": 2}),
-                                            ("adalora", {"tinit": 1, "tfinal": 1}), ("bitfit", {}), ("ia3", {})])
+                                            ("adalora", {"tinit": 1, "tfinal": 1}), ("bitfit", {}), ("ia3", {}),
+                                            ("hadapter", {}), ("padapter", {"bottleneck": 4}), ("sora", {"r_max": 4}),
+                                            ("c3a", {"block_size": 16}), ("fourierft", {"n_frequency": 50}),
+                                            ("waveft", {"n_frequency": 50})])
 def test_adapter_files_round_trip_logits_exactly(tmp_path, family, method, options):
     adapted = attach_method(tiny_model(family, seed=1), method, options, total_steps=10)
     with torch.no_grad():  # make the adapter non-trivial (LoRA's B starts at zero)
@@ -197,3 +206,35 @@ def test_tags_name_every_structural_setting():
     assert method_tag("ia3", {}) == "ia3" and method_tag("ia3", {"targets": "all"}) == "ia3-all"
     assert method_tag("adalora", {"init_r": 3, "target_r": 1}) == "adalora-r3-t1"
     assert targets_name("q,ffn_in") == "q+ffn_in"
+    assert method_tag("hadapter", {}) == "hadapter-b8" and method_tag("padapter", {}) == "padapter-b16"
+    assert method_tag("padapter", {"bottleneck": 8, "activation": "gelu"}) == "padapter-b8"
+    assert method_tag("sora", {}) == "sora-r8" and method_tag("sora", {"r_max": 4, "targets": "qv"}) == "sora-r4-qv"
+    assert method_tag("c3a", {}) == "c3a-bmax" and method_tag("c3a", {"block_size": 256, "targets": "all"}) == \
+        "c3a-b256-all"
+    assert method_tag("fourierft", {}) == "fourierft-n352" and method_tag("waveft", {"n_frequency": 208}) == \
+        "waveft-n208"
+
+
+@pytest.mark.parametrize("method,options,message", [
+    ("hadapter", {"bottleneck": 0}, "hadapter: bottleneck=0 must be an integer >= 1"),
+    ("padapter", {"activation": "elu"}, "padapter: activation='elu' is unknown; choose one of relu, gelu"),
+    ("sora", {"prox": "hard"}, "sora: prox='hard' is unknown; choose one of released, soft"),
+    ("sora", {"xi": -1}, "sora: xi=-1 must be >= 0"),
+    ("sora", {"gate_lr": 0}, "sora: gate_lr=0 must be > 0 or null"),
+    ("c3a", {"block_size": 0}, "c3a: block_size=0 must be an integer >= 1"),
+    ("c3a", {"init": "ones"}, "c3a: init='ones' is unknown"),
+    ("fourierft", {"n_frequency": 2.5}, "fourierft: n_frequency=2.5 must be an integer >= 1"),
+    ("waveft", {"wavelet_family": ""}, "waveft: wavelet_family='' must name a wavelet"),
+])
+def test_new_methods_settings_are_checked_when_built(method, options, message):
+    with pytest.raises(ValueError) as err:
+        method_settings(method, options)
+    assert str(err.value).startswith(message)
+
+
+def test_c3a_block_size_that_does_not_fit_says_which_does():
+    with pytest.raises(ValueError, match=r"c3a: block_size=12 does not divide .* divisor of 32"):
+        apply_method(tiny_model("bert"), "c3a", {"block_size": 12})
+    adapted = apply_method(tiny_model("bert"), "c3a", {"targets": "all"})  # 32x32 and 32x64 layers: b = 32
+    assert adapted.final_state() == {"block_size": 32}
+    assert adapted.counts()["trainable_params"] == 2 * (4 * 32 * 32 + 2 * 32 * 64) // 32

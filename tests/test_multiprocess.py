@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, short_run, write_rte
 
-METHODS = ["dcft", "lora", "dora", "lora_fa", "adalora", "ia3", "vera", "full", "bitfit"]
+METHODS = ["dcft", "lora", "dora", "lora_fa", "adalora", "ia3", "vera", "full", "bitfit", "hadapter", "padapter",
+           "sora", "c3a", "fourierft", "waveft"]
 
 
 @pytest.mark.slow
@@ -28,3 +29,4 @@ def test_every_method_runs_on_two_processes(tmp_path, minilm_dir):
         # 11 dev examples do not split evenly over 2 processes: gather_for_metrics must drop the padding
         assert len(predictions.read_text().splitlines()) == 11, method
     assert records["adalora"]["method_state"]["rank_pattern"]
+    assert records["sora"]["method_state"]["nonzero_params"] > 0

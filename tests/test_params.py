@@ -73,6 +73,43 @@ def test_lora_r1_baseline():
     assert n == 165_888 and f"{n / 1e6:.2f}M" == "0.17M"  # printed in decimal units
 
 
+@pytest.mark.parametrize("model,layers,hidden,bottleneck,exact,printed", [
+    ("deberta-v3-base", 12, 768, 8, 313_536, "0.31M"), ("roberta-large", 24, 1024, 8, 835_968, "0.8M"),
+])
+def test_hadapter_matches_the_papers_count(model, layers, hidden, bottleneck, exact, printed):
+    """Two adapters per layer, each 2·h·r + r + h (the paper's counts are decimal: 313,536 -> 0.31M)."""
+    n = count(model, "hadapter")
+    assert n == exact == 2 * layers * (2 * hidden * bottleneck + bottleneck + hidden)
+    assert f"{n / 1e6:.{len(printed) - 3}f}M" == printed
+
+
+@pytest.mark.parametrize("model,layers,hidden,bottleneck,exact,printed", [
+    ("deberta-v3-base", 12, 768, 16, 304_320, "0.3M"), ("roberta-large", 24, 1024, 16, 811_392, "0.8M"),
+])
+def test_padapter_matches_the_papers_count(model, layers, hidden, bottleneck, exact, printed):
+    n = count(model, "padapter")
+    assert n == exact == layers * (2 * hidden * bottleneck + bottleneck + hidden)
+    assert f"{n / 1e6:.1f}M" == printed
+
+
+def test_sora_counts_every_rank_of_r_max():
+    """Trainable = r_max·(in + out + 1) per matrix; the record's nonzero count (method_state) shrinks from it."""
+    per_layer = 4 * 8 * (768 + 768 + 1) + 2 * 8 * (768 + 3072 + 1)
+    assert count("deberta-v3-base", "sora") == 12 * per_layer == 1_327_680
+
+
+@pytest.mark.parametrize("model,method,options,exact", [
+    ("deberta-v3-base", "fourierft", {}, 25_344), ("deberta-v3-base", "waveft", {}, 25_344),
+    ("deberta-v3-base", "c3a", {}, 27_648),  # Q,K,V at block 768: the nearest C3A gets (768 per 768x768 matrix)
+    ("minilm", "fourierft", {"n_frequency": 208}, 7_488), ("minilm", "c3a", {}, 6_912),
+])
+def test_rivals_at_dcft_d8_size(model, method, options, exact):
+    n = count(model, method, **options)
+    assert n == exact
+    dcft_d8 = count(model, kernel=8)
+    assert abs(n - dcft_d8) / dcft_d8 < 0.1  # within 10% of DCFT d=8 on the same model (equal for FourierFT)
+
+
 def test_dry_run_cli_prints_summary_and_json_last_line(tmp_path):
     cmd = [sys.executable, "run.py", "model=deberta-v3-base", "method=dcft", "kernel=8", "stride=4", "dry_run=true",
            f"results_dir={tmp_path}"]

@@ -17,7 +17,9 @@ from dcft.train import Diverged
 LONG = ["trainer.max_steps=8", "trainer.eval_steps=4", "trainer.checkpoint_every=2", "trainer.batch_size=4",
         "trainer.cls_dropout=0.1"]  # dropout on: RNG state must be restored too
 METHODS = {"dcft": ["method=dcft", "kernel=4"],
-           "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=2", "method.init_r=3"]}
+           "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=2", "method.init_r=3"],
+           # gates pruned during the run: the proximal optimizer state and the nonzero-count history must resume
+           "sora": ["method=sora", "method.r_max=4", "method.xi=0.01", "trainer.lr=0.05"]}
 
 
 def cell(results: Path) -> Path:
@@ -78,7 +80,7 @@ def test_sigkill_at_any_step_then_resume_reproduces_the_record(tmp_path, minilm_
     assert json.loads(record_file.read_text())["status"] == "running"  # what a killed run leaves
     record, _ = compose_and_run(args)  # the same command again: resumes from the latest checkpoint
     assert comparable(record) == comparable(ref_record)
-    if method == "adalora":
+    if method in ("adalora", "sora"):
         assert record["method_state"] == ref_record["method_state"]  # the same ranks were pruned
     got = steps(results)
     assert [e["step"] for e in got] == [e["step"] for e in ref_steps]  # each step once

@@ -16,6 +16,12 @@ METHOD_OVERRIDES = {
     "vera": ["method=vera", "method.r=8"],
     "full": ["method=full"],
     "bitfit": ["method=bitfit"],
+    "hadapter": ["method=hadapter"],
+    "padapter": ["method=padapter"],
+    "sora": ["method=sora", "method.r_max=4", "method.xi=0.01", "trainer.lr=0.05"],  # large enough to prune
+    "c3a": ["method=c3a"],
+    "fourierft": ["method=fourierft", "method.n_frequency=40"],
+    "waveft": ["method=waveft", "method.n_frequency=40"],
 }
 
 
@@ -48,6 +54,12 @@ def test_every_method_trains_and_writes_a_complete_record(tmp_path, rte_dir, min
     assert (run_dir / "adapter" / "adapter.safetensors").exists() and (run_dir / "config.yaml").exists()
     if method == "adalora":
         assert record["method_state"]["rank_pattern"]
+    if method == "sora":  # the table's #Params: nonzero_params; the record's params.trainable: every rank on
+        state = record["method_state"]
+        assert state["dense_params"] == record["params"]["trainable"] > state["nonzero_params"] > 0
+        assert len(state["effective_rank"]) == 12 and min(state["effective_rank"].values()) < 4
+        assert state["nonzero_params_history"][0] == [0, state["dense_params"]]
+        assert state["nonzero_params_history"][-1][1] == state["nonzero_params"]
     if method == "dcft":
         assert "regularizer" in steps[0]  # γ·R is logged apart from the task loss
 

@@ -39,6 +39,12 @@ METHODS: dict[str, MethodEntry] = {
     "vera": MethodEntry(S.VeraSettings, "dcft.methods.peft_methods:apply_vera"),
     "full": MethodEntry(S.FullSettings, "dcft.methods.simple:apply_full"),
     "bitfit": MethodEntry(S.BitFitSettings, "dcft.methods.simple:apply_bitfit"),
+    "hadapter": MethodEntry(S.HAdapterSettings, "dcft.methods.bottleneck_adapters:apply_hadapter"),
+    "padapter": MethodEntry(S.PAdapterSettings, "dcft.methods.bottleneck_adapters:apply_padapter"),
+    "sora": MethodEntry(S.SoRASettings, "dcft.methods.sora:apply"),
+    "c3a": MethodEntry(S.C3ASettings, "dcft.methods.peft_tiny:apply_c3a"),
+    "fourierft": MethodEntry(S.FourierFTSettings, "dcft.methods.peft_tiny:apply_fourierft"),
+    "waveft": MethodEntry(S.WaveFTSettings, "dcft.methods.peft_tiny:apply_waveft"),
 }
 
 

@@ -28,6 +28,9 @@ class Adapted:
     # state outside the parameters that a resumed run needs (AdaLoRA's sensitivity averages): tensors + JSON
     get_method_state: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]] | None = None
     set_method_state: Callable[[dict[str, torch.Tensor], dict[str, Any]], None] | None = None
+    # the plain HF model with the update folded into its weights (dcft.export); None: the method adds modules
+    # that the architecture lacks (bottleneck adapters) and cannot be merged. Consumes the adapted model.
+    merged_model: Callable[[], nn.Module] | None = None
 
     @property
     def base_model(self) -> nn.Module:
@@ -56,3 +59,14 @@ class Adapted:
             elif p.requires_grad:
                 trainable += p.numel()
         return {"trainable_params": trainable, "head_params": head, "total_params": total}
+
+
+def fold_layers(model: nn.Module, layer_type: type) -> nn.Module:
+    """Merge every `layer_type` wrapper (a `.merge()` and a `.base_layer`) and put the base layer back in its
+    place: the model is the plain architecture again, with the update in its weights."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, layer_type):
+            module.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module.base_layer)
+    return model

@@ -7,7 +7,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from dcft.methods.common import Adapted
+from dcft.methods.common import Adapted, fold_layers
 from dcft.methods.dcft_layer import DCFTLinear
 from dcft.methods.settings import DCFTSettings
 from dcft.methods.targets import resolve_targets
@@ -42,5 +42,5 @@ def apply(model: nn.Module, cfg: DCFTSettings) -> Adapted:
     return Adapted(
         model=model, method="dcft", tag=cfg.tag(), settings=settings,
         regularizer=(lambda: orthogonality_regularizer(model)) if cfg.orth_coef else None,
-        regularizer_coef=cfg.orth_coef,
+        regularizer_coef=cfg.orth_coef, merged_model=lambda: fold_layers(model, DCFTLinear),
     )

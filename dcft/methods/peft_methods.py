@@ -20,7 +20,8 @@ def _wrap(model: nn.Module, peft_config, method: str, cfg, settings: dict | None
     """get_peft_model freezes every weight but the adapter's; the settings are recorded as given."""
     peft_model = get_peft_model(model, peft_config)
     return Adapted(model=peft_model, method=method, tag=cfg.tag(),
-                   settings=settings if settings is not None else dataclasses.asdict(cfg))
+                   settings=settings if settings is not None else dataclasses.asdict(cfg),
+                   merged_model=peft_model.merge_and_unload)
 
 
 def _names(model: nn.Module, targets) -> list[str]:

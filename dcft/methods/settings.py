@@ -188,3 +188,142 @@ class BitFitSettings:
 
     def tag(self) -> str:
         return "bitfit"
+
+
+ADAPTER_ACTIVATIONS = ("relu", "gelu", "swish", "silu", "tanh")
+
+
+def _check_positive_int(where: str, name: str, value: Any) -> None:
+    _check(_is_int(value) and value >= 1, f"{where}: {name}={value!r} must be an integer >= 1")
+
+
+@dataclass
+class HAdapterSettings:
+    """HAdapter (Houlsby et al. 2019): a bottleneck adapter after the attention output and after the FFN output of
+    every layer, inside the residual: LN(x + h + A(h)), A(h) = W_up·act(W_down·h + b_down) + b_up."""
+
+    bottleneck: int = 8  # the paper's 0.31M on DeBERTaV3-base: 24 adapters × (2·768·8 + 8 + 768) = 313,536
+    activation: str = "swish"  # adapter-transformers' Houlsby config (the library the paper's numbers came from)
+    init_std: float = 0.01  # Houlsby's near-identity init: weights N(0, σ²) truncated at 2σ, biases zero
+
+    name = "hadapter"  # the method this instance configures (padapter below)
+
+    def __post_init__(self) -> None:
+        _check_positive_int(self.name, "bottleneck", self.bottleneck)
+        _check(self.activation in ADAPTER_ACTIVATIONS, f"{self.name}: activation={self.activation!r} is unknown; "
+                                                       f"choose one of {', '.join(ADAPTER_ACTIVATIONS)}")
+        _check(_is_number(self.init_std) and self.init_std > 0, f"{self.name}: init_std={self.init_std!r} must be > 0")
+
+    def tag(self) -> str:
+        return f"{self.name}-b{self.bottleneck}"
+
+
+@dataclass
+class PAdapterSettings(HAdapterSettings):
+    """PAdapter (Pfeiffer et al. 2021): one adapter after the FFN output, fed the block's normalised output:
+    LN(x + h + A(LN(x + h))) with the block's own LayerNorm (adapter-transformers' Pfeiffer config)."""
+
+    bottleneck: int = 16  # the paper's 0.3M on DeBERTaV3-base: 12 × (2·768·16 + 16 + 768) = 304,320
+    activation: str = "relu"
+
+    name = "padapter"
+
+
+SORA_PROX_RULES = ("released", "soft")
+
+
+@dataclass
+class SoRASettings:
+    """SoRA (Ding et al. 2023): ΔW = (alpha / r_max)·B·diag(g)·A with a gate g trained by a proximal step.
+
+    After each AdamW step on g, g is thresholded by xi (their `sparse_lambda_2`), and `l1_coef`·mean|g| (their
+    `sparse_lambda`) joins the loss; gate entries that reach zero switch their rank off. Defaults: the authors'
+    run_glue_sora_no_schedule.sh (r_max 8, lambda 10, lambda2 3e-4) and config/lora_config.json (alpha 16).
+    """
+
+    r_max: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+    l1_coef: float = 10.0
+    xi: float = 3e-4  # threshold per optimizer step (not scaled by the lr, as in their SparseAdamW)
+    gate_lr: float | None = None  # their sparse_lr; None = the run's learning rate (their default)
+    # released: their SparseAdamW's three in-place statements (which zero |g| < 2·xi after shrinking by xi);
+    # soft: the paper's soft threshold sign(g)·max(|g| − xi, 0)
+    prox: str = "released"
+    targets: str | list[str] = "all"  # their default modules: q, k, v, attention output, both FFN matrices
+
+    def __post_init__(self) -> None:
+        _check_lora_family("sora", self.r_max, self.alpha, self.dropout, self.targets)
+        _check(_is_number(self.l1_coef) and self.l1_coef >= 0, f"sora: l1_coef={self.l1_coef!r} must be >= 0")
+        _check(_is_number(self.xi) and self.xi >= 0, f"sora: xi={self.xi!r} must be >= 0")
+        _check(self.gate_lr is None or (_is_number(self.gate_lr) and self.gate_lr > 0),
+               f"sora: gate_lr={self.gate_lr!r} must be > 0 or null (the run's lr)")
+        _check(self.prox in SORA_PROX_RULES, f"sora: prox={self.prox!r} is unknown; choose one of "
+                                             f"{', '.join(SORA_PROX_RULES)}")
+
+    def tag(self) -> str:
+        return f"sora-r{self.r_max}{_targets_suffix(self.targets)}"
+
+
+C3A_INITS = ("xavier_uniform", "kaiming_uniform", "gaussian", "zeros")
+
+
+@dataclass
+class C3ASettings:
+    """C3A (PEFT): ΔW built from block-circulant matrices, (in/b)·(out/b)·b = in·out/b parameters per matrix."""
+
+    block_size: int | None = None  # None: the largest b dividing every adapted layer's sizes (fewest parameters)
+    # Q,K,V at the largest block: 3 × 768 × 12 = 27,648 on DeBERTaV3-base, the nearest C3A gets to DCFT d=8's
+    # 25,344 (b must divide 768, so a 768×768 matrix costs at least 768 and an FFN matrix 3,072)
+    targets: str | list[str] = "qkv"
+    init: str = "xavier_uniform"  # PEFT's default; "zeros" starts from ΔW = 0
+
+    def __post_init__(self) -> None:
+        if self.block_size is not None:
+            _check_positive_int("c3a", "block_size", self.block_size)
+        _check(self.init in C3A_INITS, f"c3a: init={self.init!r} is unknown; choose one of {', '.join(C3A_INITS)}")
+        parse_groups(self.targets)
+
+    def tag(self) -> str:
+        return f"c3a-b{self.block_size or 'max'}{_targets_suffix(self.targets, default='qkv')}"
+
+
+@dataclass
+class FourierFTSettings:
+    """FourierFT (PEFT): ΔW = scaling · Re(IDFT2(S)), S sparse with n_frequency trained entries at random places."""
+
+    n_frequency: int = 352  # per adapted matrix: 72 × 352 = 25,344, exactly DCFT d=8's count on DeBERTaV3-base
+    scaling: float = 150.0  # PEFT's default (its docs: 100-150 for RoBERTa on GLUE)
+    random_loc_seed: int = 777  # where the frequencies sit (PEFT's default)
+    targets: str | list[str] = "all"
+
+    def __post_init__(self) -> None:
+        _check_positive_int("fourierft", "n_frequency", self.n_frequency)
+        _check(_is_number(self.scaling) and self.scaling > 0, f"fourierft: scaling={self.scaling!r} must be > 0")
+        _check(_is_int(self.random_loc_seed), f"fourierft: random_loc_seed={self.random_loc_seed!r} must be an integer")
+        parse_groups(self.targets)
+
+    def tag(self) -> str:
+        return f"fourierft-n{self.n_frequency}{_targets_suffix(self.targets)}"
+
+
+@dataclass
+class WaveFTSettings:
+    """WaveFT (PEFT): ΔW = scaling · IDWT of a sparse wavelet-coefficient matrix (n_frequency trained entries)."""
+
+    n_frequency: int = 352  # per adapted matrix, as FourierFT: 25,344 on DeBERTaV3-base
+    scaling: float = 25.0  # PEFT's default
+    wavelet_family: str = "db1"
+    random_loc_seed: int = 777
+    targets: str | list[str] = "all"
+
+    def __post_init__(self) -> None:
+        _check_positive_int("waveft", "n_frequency", self.n_frequency)
+        _check(_is_number(self.scaling) and self.scaling > 0, f"waveft: scaling={self.scaling!r} must be > 0")
+        _check(isinstance(self.wavelet_family, str) and bool(self.wavelet_family),
+               f"waveft: wavelet_family={self.wavelet_family!r} must name a wavelet (e.g. db1)")
+        _check(_is_int(self.random_loc_seed), f"waveft: random_loc_seed={self.random_loc_seed!r} must be an integer")
+        parse_groups(self.targets)
+
+    def tag(self) -> str:
+        return f"waveft-n{self.n_frequency}{_targets_suffix(self.targets)}"

@@ -1,8 +1,10 @@
-"""Which linear layers a method adapts: the one place where module names are matched.
+"""Which linear layers (and output blocks) a method adapts: the one place where module names are matched.
 
 Groups (Q, K, V, O, FFN_IN, FFN_OUT; dcft.methods.groups) map onto module names per architecture family.
 Families are detected from the model's structure, not its name, so any BERT-, RoBERTa-, DeBERTa-,
-DistilBERT- or LLaMA-style model resolves without new code.
+DistilBERT- or LLaMA-style model resolves without new code. Bottleneck adapters attach to *output blocks*
+(the module holding the O or FFN_OUT projection with its dropout and post-residual LayerNorm); a family
+lists the names of those three parts, or None where its layers have no such block.
 """
 
 from __future__ import annotations
@@ -14,12 +16,26 @@ from torch import nn
 
 from dcft.methods.groups import GROUP_SETS, GROUPS, parse_groups
 
-__all__ = ["FAMILIES", "GROUPS", "GROUP_SETS", "Family", "detect_family", "parse_groups", "resolve_targets"]
+__all__ = ["FAMILIES", "GROUPS", "GROUP_SETS", "Family", "OutputBlock", "detect_family", "parse_groups",
+           "resolve_output_blocks", "resolve_targets"]
+
+OUTPUT_GROUPS = ("O", "FFN_OUT")  # the projections that close a sub-layer: attention output, FFN output
+
+
+@dataclass(frozen=True)
+class OutputBlock:
+    """A post-LN output block: `norm(dropout(projection(h)) + input_tensor)`, by its children's names."""
+
+    projection: str
+    dropout: str
+    norm: str
+
 
 @dataclass(frozen=True)
 class Family:
     name: str
     patterns: dict[str, str]  # group -> regex searched in the full module name (anchored at the end)
+    output_block: OutputBlock | None = None  # the parent of an O / FFN_OUT projection, where it is one
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -33,6 +49,7 @@ FAMILIES: tuple[Family, ...] = (
             "FFN_IN": r"intermediate\.dense$",
             "FFN_OUT": r"layer\.\d+\.output\.dense$",
         },
+        OutputBlock("dense", "dropout", "LayerNorm"),
     ),
     Family(
         "bert",  # BERT, RoBERTa, XLM-R, ELECTRA, MiniLM ...
@@ -44,9 +61,10 @@ FAMILIES: tuple[Family, ...] = (
             "FFN_IN": r"intermediate\.dense$",
             "FFN_OUT": r"layer\.\d+\.output\.dense$",
         },
+        OutputBlock("dense", "dropout", "LayerNorm"),
     ),
     Family(
-        "distilbert",
+        "distilbert",  # residual and LayerNorm live in the layer, not in an output block
         {
             "Q": r"attention\.q_lin$",
             "K": r"attention\.k_lin$",
@@ -98,3 +116,26 @@ def resolve_targets(model: nn.Module, targets: str | list[str] = "all") -> dict[
     if missing:
         raise ValueError(f"targets: groups {missing} match no linear layer of this {family.name}-style model")
     return chosen
+
+
+def resolve_output_blocks(model: nn.Module, groups: tuple[str, ...]) -> dict[str, str]:
+    """Full module name of each output block -> group, for the blocks whose projection is one of `groups`
+    (O: attention output, FFN_OUT: FFN output). The block must hold the family's projection, dropout and norm."""
+    unknown = [g for g in groups if g not in OUTPUT_GROUPS]
+    if unknown:
+        raise ValueError(f"output blocks: groups {unknown} do not close a sub-layer; use {', '.join(OUTPUT_GROUPS)}")
+    family = detect_family(model)
+    block = family.output_block
+    if block is None:
+        raise ValueError(f"{type(model).__name__}: {family.name}-style layers have no post-LN output block "
+                         "(dense, dropout, LayerNorm) to attach a bottleneck adapter to; use a BERT-, RoBERTa- "
+                         "or DeBERTa-style model")
+    blocks: dict[str, str] = {}
+    for name, group in resolve_targets(model, list(groups)).items():
+        parent, _, child = name.rpartition(".")
+        module = model.get_submodule(parent)
+        if child != block.projection or not all(hasattr(module, part) for part in (block.dropout, block.norm)):
+            raise ValueError(f"{parent}: expected an output block with {block.projection}, {block.dropout} and "
+                             f"{block.norm}; add this layout to dcft/methods/targets.py")
+        blocks[parent] = group
+    return blocks
