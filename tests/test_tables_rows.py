@@ -210,7 +210,8 @@ class SoraSettings:
         return f"sora-r{self.r}"
 
 
-def test_unregistered_methods_show_the_paper_values_only():
+def test_unregistered_methods_show_the_paper_values_only(monkeypatch):
+    monkeypatch.delitem(registry.METHODS, "hadapter")
     t1 = table([], 1)
     hadapter = row(t1, "HAdapter")
     assert hadapter.method.tag is None and hadapter.selections == {} and hadapter.cells[0].paper == 67.65
@@ -218,7 +219,7 @@ def test_unregistered_methods_show_the_paper_values_only():
 
 
 def test_registered_adapter_rows_use_our_runs(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry.METHODS, "hadapter", MethodEntry(AdapterSettings, "unused:apply"))
+    monkeypatch.delitem(registry.METHODS, "padapter")
     write_record(tmp_path, task="rte", tag="hadapter-b8", best=83.0, trainable=325_000)
     t1 = table(load_records(tmp_path), 1)
     hadapter = row(t1, "HAdapter (bottleneck 8)")
