@@ -50,12 +50,15 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         return previous
     _check_writable(cfg.results_dir)
     accelerator = _accelerator(cfg, run_dir)
+    # From the start: a SLURM warning signal (USR1) that arrives while the run still sets up would kill it
+    # (USR1's default action); caught here, it checkpoints at the first step boundary instead.
+    guard = checkpoint.PreemptionGuard()
     try:
         with CellLock(run_dir) if accelerator.is_main_process else nullcontext():
             if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
                 _clear_run_dir(run_dir)
             accelerator.wait_for_everyone()
-            trainer = Trainer(cfg, accelerator, run_dir, store)
+            trainer = Trainer(cfg, accelerator, run_dir, store, guard)
             try:
                 return trainer.fit()
             except (UserError, Diverged, SystemExit, KeyboardInterrupt):
@@ -65,6 +68,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                     trainer._write_record("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
                 raise
     finally:
+        guard.restore()
         for tracker in accelerator.trackers:  # not end_training(): the process group must outlive one job of a
             tracker.finish()                  # multirun launched under torchrun / accelerate launch
 
@@ -109,8 +113,9 @@ def _clear_run_dir(run_dir: Path) -> None:
 class Trainer:
     """State and steps of one run; `fit()` is the whole story, in order."""
 
-    def __init__(self, cfg: RunConfig, accelerator: Accelerator, run_dir: Path, store: Path) -> None:
-        self.cfg, self.acc, self.run_dir, self.store = cfg, accelerator, run_dir, store
+    def __init__(self, cfg: RunConfig, accelerator: Accelerator, run_dir: Path, store: Path,
+                 guard: checkpoint.PreemptionGuard) -> None:
+        self.cfg, self.acc, self.run_dir, self.store, self.guard = cfg, accelerator, run_dir, store, guard
         self.tcfg = cfg.trainer
         self.log = MetricsLog(run_dir / "metrics.jsonl", enabled=accelerator.is_main_process)
         self.state = checkpoint.TrainState()
@@ -214,7 +219,7 @@ class Trainer:
     def _train(self) -> dict[str, Any]:
         acc, st, tcfg = self.acc, self.state, self.tcfg
         params = [p for _, p in self.adapted.trainable_named_parameters()]
-        guard = checkpoint.PreemptionGuard()
+        guard = self.guard
         self.progress = tqdm(total=self.total_steps, initial=st.step, desc=f"{self.cfg.task} {self.cfg.method_tag}",
                              disable=not acc.is_local_main_process, dynamic_ncols=True)
         self.model.train()
@@ -260,7 +265,7 @@ class Trainer:
                     started = time.perf_counter() - st.train_time_s  # evaluation time is not training time
                 if tcfg.checkpoint_every and st.step % tcfg.checkpoint_every == 0 and st.step < self.total_steps:
                     self._checkpoint()
-                if guard.requested:
+                if guard.requested and st.step < self.total_steps:  # at the last step: just finish
                     self._checkpoint()
                     self._finish("preempted", error=f"signal {guard.signal_name} at step {st.step}")
                     if acc.is_main_process:
@@ -271,7 +276,6 @@ class Trainer:
             else:
                 st.epoch += 1
                 st.batch_in_epoch = 0
-        guard.restore()
         self.progress.close()
         return self._finish("finished")
 
