@@ -265,9 +265,10 @@ class Trainer:
                     started = time.perf_counter() - st.train_time_s  # evaluation time is not training time
                 if tcfg.checkpoint_every and st.step % tcfg.checkpoint_every == 0 and st.step < self.total_steps:
                     self._checkpoint()
-                if guard.requested and st.step < self.total_steps:  # at the last step: just finish
+                if self._preemption_requested() and st.step < self.total_steps:  # at the last step: just finish
                     self._checkpoint()
-                    self._finish("preempted", error=f"signal {guard.signal_name} at step {st.step}")
+                    self._finish("preempted", error=f"signal {guard.signal_name or 'on another process'} "
+                                                    f"at step {st.step}")
                     if acc.is_main_process:
                         guard.request_requeue()
                     raise SystemExit(checkpoint.REQUEUE_EXIT_CODE)
@@ -278,6 +279,13 @@ class Trainer:
                 st.batch_in_epoch = 0
         self.progress.close()
         return self._finish("finished")
+
+    def _preemption_requested(self) -> bool:
+        """Whether any process got the signal: checkpoints are collective, so all must stop at the same step."""
+        if self.acc.num_processes == 1:
+            return self.guard.requested
+        flag = torch.tensor([float(self.guard.requested)], device=self.acc.device)
+        return self.acc.reduce(flag, reduction="sum").item() > 0
 
     def _mean_across(self, value: float) -> float:
         if self.acc.num_processes == 1:
