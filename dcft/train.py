@@ -265,11 +265,12 @@ class Trainer:
                     started = time.perf_counter() - st.train_time_s  # evaluation time is not training time
                 if tcfg.checkpoint_every and st.step % tcfg.checkpoint_every == 0 and st.step < self.total_steps:
                     self._checkpoint()
-                if self._preemption_requested() and st.step < self.total_steps:  # at the last step: just finish
+                stop, requeue = self._preemption_requested()
+                if stop and st.step < self.total_steps:  # at the last step: just finish
                     self._checkpoint()
                     self._finish("preempted", error=f"signal {guard.signal_name or 'on another process'} "
                                                     f"at step {st.step}")
-                    if acc.is_main_process:
+                    if acc.is_main_process and requeue:
                         guard.request_requeue()
                     raise SystemExit(checkpoint.REQUEUE_EXIT_CODE)
                 if st.step >= self.total_steps:
@@ -280,12 +281,13 @@ class Trainer:
         self.progress.close()
         return self._finish("finished")
 
-    def _preemption_requested(self) -> bool:
-        """Whether any process got the signal: checkpoints are collective, so all must stop at the same step."""
+    def _preemption_requested(self) -> tuple[bool, bool]:
+        """(stop, requeue) as any process saw it: checkpoints are collective, so all must stop at the same step."""
         if self.acc.num_processes == 1:
-            return self.guard.requested
-        flag = torch.tensor([float(self.guard.requested)], device=self.acc.device)
-        return self.acc.reduce(flag, reduction="sum").item() > 0
+            return self.guard.requested, self.guard.requeue
+        flags = torch.tensor([float(self.guard.requested), float(self.guard.requeue)], device=self.acc.device)
+        stop, requeue = (self.acc.reduce(flags, reduction="sum") > 0).tolist()
+        return stop, requeue
 
     def _mean_across(self, value: float) -> float:
         if self.acc.num_processes == 1:
