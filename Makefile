@@ -62,5 +62,5 @@ plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 sweep-minilm:  ## the real CPU sweep behind results/tables (MiniLM, RTE + STS-B, DCFT d=2/8 and LoRA)
 	$(PY) run.py -m +experiment=minilm_cpu data.dir=$(GLUE) results_dir=$(RESULTS) $(ARGS)
 
-sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=submitit_slurm ..."]
+sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=slurm_a800 hydra.launcher.partition=..."]
 	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)
