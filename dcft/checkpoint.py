@@ -132,7 +132,6 @@ class PreemptionGuard:
     stay cancelled), by preemption (SLURM requeues it itself) or by the time limit.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
     REQUEUE_SIGNALS = (signal.SIGUSR1,)
 
     def __init__(self) -> None:
@@ -140,11 +139,17 @@ class PreemptionGuard:
         self.requeue = False
         self.signal_name = ""
         self._previous = {}
-        for sig in self.SIGNALS:
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
+        self._install(signal.SIGUSR1)  # from the start: its default action would kill a run still setting up
+
+    def arm(self) -> None:
+        """Training has started: SIGTERM checkpoints too (before, there was nothing to save: it did as before)."""
+        self._install(signal.SIGTERM)
+
+    def _install(self, sig: signal.Signals) -> None:
+        try:
+            self._previous.setdefault(sig, signal.signal(sig, self._handle))
+        except ValueError:  # not the main thread: leave signals alone
+            pass
 
     def _handle(self, signum, frame) -> None:
         self.requested = True

@@ -52,7 +52,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     accelerator = _accelerator(cfg, run_dir)
     # From the start: a SLURM warning signal (USR1) that arrives while the run still sets up would kill it
     # (USR1's default action); caught here, it checkpoints at the first step boundary instead.
-    guard = checkpoint.PreemptionGuard()
+    guard = checkpoint.PreemptionGuard()  # SIGTERM too once training runs: guard.arm() in Trainer._train
     try:
         with CellLock(run_dir) if accelerator.is_main_process else nullcontext():
             if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
@@ -220,6 +220,7 @@ class Trainer:
         acc, st, tcfg = self.acc, self.state, self.tcfg
         params = [p for _, p in self.adapted.trainable_named_parameters()]
         guard = self.guard
+        guard.arm()
         self.progress = tqdm(total=self.total_steps, initial=st.step, desc=f"{self.cfg.task} {self.cfg.method_tag}",
                              disable=not acc.is_local_main_process, dynamic_ncols=True)
         self.model.train()
