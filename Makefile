@@ -4,7 +4,7 @@ RESULTS ?= results
 GLUE ?= ../shared/data/glue
 ARGS ?=
 
-.PHONY: install test test-fast lint demo tables bench bench-quick plan hparams \
+.PHONY: install test test-fast test-slurm slurm-start slurm-stop lint demo tables bench bench-quick plan hparams \
         sweep-table1 sweep-table2 sweep-table3 sweep-table4 sweep-table5 sweep-table6 sweep-fig2 sweep-fig3 \
         sweep-minilm
 
@@ -12,11 +12,29 @@ install:  ## CPU install: torch pinned first (an unpinned torch pulls a multi-GB
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e ".[test]"
 
-test:  ## the whole suite (CPU, no network)
+test:  ## the whole suite (CPU, no network, no daemons: the `slurm` tier is deselected in pyproject's addopts)
 	$(PY) -m pytest -q
 
 test-fast:  ## skip the slow real-model / multi-process checks
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not slurm"
+
+# The SLURM tier: a real local single-node cluster (root; installs Debian's slurm + munge + mariadb once),
+# then `pytest -m slurm`. Skipped with a one-line reason where it cannot run. A cluster that was already
+# up is left up; one this target started is stopped.
+test-slurm:
+	@if ! reason=$$(scripts/slurm_local.sh check); then echo "SLURM tier skipped: $$reason"; exit 0; fi; \
+	was_up=$$(scripts/slurm_local.sh status >/dev/null 2>&1 && echo yes); \
+	scripts/slurm_local.sh start; st=$$?; \
+	if [ $$st = 3 ]; then echo "SLURM tier skipped: its packages could not be installed"; exit 0; fi; \
+	if [ $$st != 0 ]; then exit $$st; fi; \
+	$(PY) -m pytest -q -m slurm; rc=$$?; \
+	[ -n "$$was_up" ] || scripts/slurm_local.sh stop; exit $$rc
+
+slurm-start:  ## start the local single-node SLURM cluster (scripts/slurm_local.sh; root)
+	scripts/slurm_local.sh start
+
+slurm-stop:
+	scripts/slurm_local.sh stop
 
 lint:
 	ruff check dcft scripts tests run.py
@@ -44,5 +62,5 @@ plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 sweep-minilm:  ## the real CPU sweep behind results/tables (MiniLM, RTE + STS-B, DCFT d=2/8 and LoRA)
 	$(PY) run.py -m +experiment=minilm_cpu data.dir=$(GLUE) results_dir=$(RESULTS) $(ARGS)
 
-sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=submitit_slurm ..."]
+sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=slurm_a800 hydra.launcher.partition=..."]
 	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)

@@ -110,22 +110,35 @@ def peak_memory_mb() -> float:
 
 
 class PreemptionGuard:
-    """SIGTERM / SIGUSR1 (what SLURM sends before a kill) ask for a checkpoint at the next step boundary."""
+    """SIGTERM / SIGUSR1 ask for a checkpoint at the next step boundary; only SIGUSR1 asks for a requeue.
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+    SIGUSR1 is SLURM's warning before the time limit (--signal=USR1@N): the job would end there and not
+    come back, so the run requeues it. SIGTERM means the job is being ended now: by scancel (it must
+    stay cancelled), by preemption (SLURM requeues it itself) or by the time limit.
+    """
+
+    REQUEUE_SIGNALS = (signal.SIGUSR1,)
 
     def __init__(self) -> None:
         self.requested = False
+        self.requeue = False
         self.signal_name = ""
         self._previous = {}
-        for sig in self.SIGNALS:
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
+        self._install(signal.SIGUSR1)  # from the start: its default action would kill a run still setting up
+
+    def arm(self) -> None:
+        """Training has started: SIGTERM checkpoints too (before, there was nothing to save: it did as before)."""
+        self._install(signal.SIGTERM)
+
+    def _install(self, sig: signal.Signals) -> None:
+        try:
+            self._previous.setdefault(sig, signal.signal(sig, self._handle))
+        except ValueError:  # not the main thread: leave signals alone
+            pass
 
     def _handle(self, signum, frame) -> None:
         self.requested = True
+        self.requeue = self.requeue or signum in self.REQUEUE_SIGNALS
         self.signal_name = signal.Signals(signum).name
         print(f"received {self.signal_name}: checkpointing at the next step", file=sys.stderr, flush=True)
 

@@ -67,6 +67,9 @@ def run_from_hydra(cfg: DictConfig) -> None:
             dry_run(run_cfg)
             _cleanup(run_dir, existed, run_cfg.results_dir)
             return
+        from dcft.slurm_tasks import export_torch_distributed_env
+
+        export_torch_distributed_env()  # several srun tasks of one SLURM job: one multi-process run
         from dcft.train import Diverged, run
 
         try:

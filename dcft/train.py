@@ -46,12 +46,15 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     _check_writable(cfg.results_dir)
     with ThreadBudget(cfg.trainer.threads) as threads:
         accelerator = _accelerator(cfg, run_dir)
+        # From the start: a SLURM warning signal (USR1) that arrives while the run still sets up would kill it
+        # (USR1's default action); caught here, it checkpoints at the first step boundary instead.
+        guard = checkpoint.PreemptionGuard()  # SIGTERM too once training runs: guard.arm() in Trainer._train
         try:
             with CellLock(run_dir) if accelerator.is_main_process else nullcontext():
                 if cfg.overwrite and previous and previous.get("status") == "finished" and accelerator.is_main_process:
                     _clear_run_dir(run_dir)
                 accelerator.wait_for_everyone()
-                trainer = Trainer(cfg, accelerator, threads)
+                trainer = Trainer(cfg, accelerator, threads, guard)
                 try:
                     return trainer.fit()
                 except (UserError, Diverged, SystemExit, KeyboardInterrupt):
@@ -61,6 +64,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                         trainer.write_record("failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
                     raise
         finally:
+            guard.restore()
             for tracker in accelerator.trackers:  # not end_training(): the process group must outlive one job
                 tracker.finish()                  # of a multirun launched under torchrun / accelerate launch
 
@@ -104,8 +108,9 @@ def _clear_run_dir(run_dir: Path) -> None:
 class Trainer:
     """State and steps of one run; `fit()` is the whole story, in order."""
 
-    def __init__(self, cfg: RunConfig, accelerator: Accelerator, threads: ThreadBudget) -> None:
-        self.cfg, self.acc, self.threads = cfg, accelerator, threads
+    def __init__(self, cfg: RunConfig, accelerator: Accelerator, threads: ThreadBudget,
+                 guard: checkpoint.PreemptionGuard) -> None:
+        self.cfg, self.acc, self.threads, self.guard = cfg, accelerator, threads, guard
         self.run_dir, self.store = Path(cfg.run_dir), Path(cfg.record_path)
         self.tcfg = cfg.trainer
         self.log = MetricsLog(self.run_dir / "metrics.jsonl", enabled=accelerator.is_main_process)
@@ -161,7 +166,7 @@ class Trainer:
     def _train(self) -> dict[str, Any]:
         acc, st, tcfg = self.acc, self.state, self.tcfg
         params = [p for _, p in self.adapted.trainable_named_parameters()]
-        guard = checkpoint.PreemptionGuard()
+        self.guard.arm()
         self.progress = tqdm(total=self.total_steps, initial=st.step, desc=f"{self.cfg.task} {self.cfg.method_tag}",
                              disable=not acc.is_local_main_process, dynamic_ncols=True)
         self.model.train()
@@ -208,16 +213,24 @@ class Trainer:
                     self._checkpoint()
                 if st.step % THREADS_REFRESH_STEPS == 0:
                     self.threads.refresh()
-                if guard.requested:
-                    self._preempt(guard)
+                stop, requeue = self._preemption_requested()
+                if stop and st.step < self.total_steps:  # at the last step: just finish
+                    self._preempt(requeue)
                 if st.step >= self.total_steps:
                     break
             else:
                 st.epoch += 1
                 st.batch_in_epoch = 0
-        guard.restore()
         self.progress.close()
         return self.write_record("finished")
+
+    def _preemption_requested(self) -> tuple[bool, bool]:
+        """(stop, requeue) as any process saw it: checkpoints are collective, so all must stop at the same step."""
+        if self.acc.num_processes == 1:
+            return self.guard.requested, self.guard.requeue
+        flags = torch.tensor([float(self.guard.requested), float(self.guard.requeue)], device=self.acc.device)
+        stop, requeue = (self.acc.reduce(flags, reduction="sum") > 0).tolist()
+        return stop, requeue
 
     def _mean_across(self, value: float) -> float:
         if self.acc.num_processes == 1:
@@ -272,12 +285,14 @@ class Trainer:
         path = checkpoint.save(self.acc, self.run_dir, self.state, self.tcfg.keep_checkpoints, self.adapted)
         self.state.last_checkpoint = str(path)
 
-    def _preempt(self, guard: checkpoint.PreemptionGuard) -> NoReturn:
-        """SIGTERM / SIGUSR1: checkpoint, record `preempted`, ask SLURM to requeue, exit 75."""
+    def _preempt(self, requeue: bool) -> NoReturn:
+        """SIGTERM / SIGUSR1: checkpoint, record `preempted`, exit 75; on USR1 (SLURM's time-limit warning) also
+        ask SLURM to requeue this job (a SIGTERM'd job comes back only if the cluster requeues it)."""
         self._checkpoint()
-        self.write_record("preempted", error=f"signal {guard.signal_name} at step {self.state.step}")
-        if self.acc.is_main_process:
-            guard.request_requeue()
+        self.write_record("preempted", error=f"signal {self.guard.signal_name or 'on another process'} "
+                                             f"at step {self.state.step}")
+        if self.acc.is_main_process and requeue:
+            self.guard.request_requeue()
         raise SystemExit(checkpoint.REQUEUE_EXIT_CODE)
 
     def _diverge(self, error: str) -> NoReturn:
