@@ -46,7 +46,8 @@ def _baseline(key: str, default: Any, *, _root_: DictConfig) -> Any:
 
 
 def _mul(a: Any, b: Any) -> float:
-    return float(a) * float(b)
+    """a · b to 6 significant digits (3e-4 · 10 is 0.003, not 0.0030000000000000005: lrs name cells)."""
+    return float(f"{float(a) * float(b):.6g}")
 
 
 def _outputs_dir(results_dir: str) -> str:

@@ -63,7 +63,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, overwrite: bool = False
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UserError(f"out_dir={str(out_dir)!r} exists and is not empty; pass --overwrite or another directory")
     cfg = _run_config(run_dir)
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, cfg.task_family)
     set_seed(cfg.seed)  # as the trainer does before building: a random-init backbone comes out the same
     model = build_model(cfg.model, task.head, task.num_labels, cfg.trainer.cls_dropout)
     adapted = load_adapter(model, run_dir / "adapter")

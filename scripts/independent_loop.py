@@ -187,9 +187,9 @@ def evaluate(model: nn.Module, dev: list[dict], collate, task: str) -> dict[str,
         golds.append(batch["labels"])
     pred, gold = torch.cat(preds).numpy(), torch.cat(golds).numpy()
     if task == "stsb":
-        return {"pearson": 100 * pearsonr(pred, gold)[0], "spearmanr": 100 * spearmanr(pred, gold)[0]}
+        return {"pearson": 100 * float(pearsonr(pred, gold)[0]), "spearmanr": 100 * float(spearmanr(pred, gold)[0])}
     if task == "cola":
-        return {"mcc": 100 * matthews_corrcoef(gold, pred), "accuracy": 100 * float((pred == gold).mean())}
+        return {"mcc": 100 * float(matthews_corrcoef(gold, pred)), "accuracy": 100 * float((pred == gold).mean())}
     return {"accuracy": 100 * float((pred == gold).mean())}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from record_fixtures import BASE, write_record
 
+import dcft.methods as registry
 from dcft.results import LAYOUTS, build_tables, format_params, load_paper, load_records, render, to_latex, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def test_failed_running_and_missing_cells(results):
     assert cell(t4, "DCFT (d=8)", "Avg").status == "incomplete"
 
 
-def test_missing_commands_use_paper_seed_and_method_overrides(tmp_path):
+def test_missing_commands_use_paper_seed_and_method_overrides(tmp_path, monkeypatch):
     t6 = table([], 6)
     assert "python run.py model=deberta-v3-base task=rte method=dcft kernel=8 stride=8 seed=6" in t6.commands
     assert (
@@ -93,7 +94,11 @@ def test_missing_commands_use_paper_seed_and_method_overrides(tmp_path):
     # RoBERTa-large runs the LoRA the paper copied (r=8 on Q,V); DeBERTaV3-base its own rank-one LoRA
     assert "python run.py model=roberta-large task=mnli method=lora method.r=8 method.targets=qv seed=6" in t1.commands
     assert "python run.py model=deberta-v3-base task=mnli method=lora method.r=1 seed=6" in t1.commands
-    assert not any("hadapter" in c or "sora" in c for c in t1.commands)  # not runnable: paper value only
+    assert "python run.py model=deberta-v3-base task=cola method=hadapter method.bottleneck=8 seed=6" in t1.commands
+    for name in ("hadapter", "sora"):  # a method the registry lacks: the paper's value only, no command
+        monkeypatch.delitem(registry.METHODS, name)
+    t1 = table([], 1)
+    assert not any("hadapter" in c or "sora" in c for c in t1.commands)
     assert "| HAdapter | — / 0.31M | — / 67.65 |" in to_markdown(t1)
 
 

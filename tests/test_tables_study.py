@@ -118,14 +118,16 @@ def test_param_matched_table_from_records_only(study_results, monkeypatch):
     write_record(study_results, model=MODEL, task="cola", tag="adalora-r2-t1", method="adalora", best=40.0)
     t = build_param_matched(load_records(study_results))
     assert t.layout.tasks == ("stsb", "rte") and [b.runs_model for b in t.blocks] == [MODEL]
-    assert [r.label for r in t.blocks[0].rows] == ["DCFT (d=8)", "DCFT (d=2)", "LoRA (r=1)", "C3A", "fourierft-n1000"]
+    assert [r.label for r in t.blocks[0].rows] == ["DCFT (d=8)", "DCFT (d=2)", "LoRA (r=1)", "C3A", "FourierFT",
+                                                   "fourierft-n1000"]  # a tag the rows do not name: its own row
     md = to_markdown(t)
     assert "| Method | #Params | STS-B | RTE |" in md and "/ 8" not in md  # no paper column
     assert "| C3A | 0.009M (9,216) | — | 55.50 (n=1) |" in md
     assert "| fourierft-n1000 | 0.011M (12,000) | 80.00 (n=1) | — |" in md
     assert "| DCFT (d=8) | 0.007M (7,488) | — | 57.00 ± 1.00 (n=3) |" in md
     assert "python run.py -m model=minilm task=stsb method=c3a seed=1,2,3" in t.commands
-    assert not any("fourierft" in c for c in t.commands)  # found in the records: no options to suggest
+    assert any("method=fourierft " in c for c in t.commands)  # the registered row's missing cells
+    assert not any("1000" in c for c in t.commands)  # the row found only in the records: no options to suggest
     rows = list(csv.DictReader(io.StringIO(to_csv(t))))
     c3a = next(r for r in rows if r["method_tag"] == "c3a-b256" and r["task"] == "rte")
     assert (c3a["table"], c3a["params_count"], c3a["value"], c3a["paper"]) == ("param_matched", "9216", "55.5000", "")
