@@ -1,22 +1,28 @@
-# One command per job. Variables: PY (python), RESULTS (results dir), ARGS (extra Hydra overrides).
+# One command per job. Variables: PY (python), RESULTS (results dir), ARGS (extra Hydra overrides),
+# JOBS (jobs side by side for sweep-local / study), EXP (an experiment preset).
 PY ?= python
 RESULTS ?= results
-GLUE ?= ../shared/data/glue
+GLUE ?= data/glue
 ARGS ?=
+JOBS ?= 2
 
-.PHONY: install test test-fast test-slurm slurm-start slurm-stop lint demo tables bench bench-quick plan hparams \
-        sweep-table1 sweep-table2 sweep-table3 sweep-table4 sweep-table5 sweep-table6 sweep-fig2 sweep-fig3 \
-        sweep-minilm
+.PHONY: install test test-slow test-slurm check-wheel ci slurm-start slurm-stop lint demo tables bench bench-quick \
+        plan hparams sweep-local study study-seeds
 
 install:  ## CPU install: torch pinned first (an unpinned torch pulls a multi-GB CUDA build)
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e ".[test]"
 
-test:  ## the whole suite (CPU, no network, no daemons: the `slurm` tier is deselected in pyproject's addopts)
-	$(PY) -m pytest -q
+test:  ## the fast tier: every unit and tiny-model check (CPU, no network, no daemons; ~5 min on 2 cores)
+	$(PY) -m pytest -q -rs -m "not slow and not slurm"
 
-test-fast:  ## skip the slow real-model / multi-process checks
-	$(PY) -m pytest -q -m "not slow and not slurm"
+test-slow:  ## the slow tier: real MiniLM learning, multi-process, sweeps, kill/resume, export, bench smoke
+	$(PY) -m pytest -q -rs -m "slow and not slurm"
+
+check-wheel:  ## build a wheel, install it in a fresh venv, dry-run from outside the source tree
+	scripts/check_wheel.sh
+
+ci: test test-slow check-wheel test-slurm  ## everything CI runs (.ci/run)
 
 # The SLURM tier: a real local single-node cluster (root; installs Debian's slurm + munge + mariadb once),
 # then `pytest -m slurm`. Skipped with a one-line reason where it cannot run. A cluster that was already
@@ -39,10 +45,9 @@ slurm-stop:
 lint:
 	ruff check dcft scripts tests run.py
 
-demo:  ## a few-minute real DCFT d=8 fine-tune of the packaged MiniLM on STS-B (offline); prints the dev score
-	$(PY) run.py model=minilm task=stsb method=dcft kernel=8 data.dir=$(GLUE) logger=none \
-	  trainer.epochs=1 trainer.batch_size=32 trainer.max_length=64 trainer.eval_steps=60 \
-	  trainer.warmup_steps=null trainer.warmup_ratio=0.1 method.lr=1e-2 results_dir=$(RESULTS)/demo $(ARGS)
+demo:  ## a few-minute real fine-tune: MiniLM, DCFT d=8 on STS-B (a setting of the study), offline; dev score
+	$(PY) run.py +experiment=minilm_study task=stsb method=dcft_d8 lr_x=$(DEMO_LR_X) trainer.max_steps=$(DEMO_STEPS) \
+	  results_dir=$(RESULTS)/demo $(ARGS)
 
 tables:  ## the paper's tables and figures, from whatever records exist
 	$(PY) scripts/tables.py --results-dir $(RESULTS) --out $(RESULTS) $(ARGS)
@@ -59,8 +64,16 @@ hparams:  ## regenerate dcft/conf/hparams/{released,paper} and DIFFERENCES.md fr
 plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 	$(PY) scripts/plan.py +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS)
 
-sweep-minilm:  ## the real CPU sweep behind results/tables (MiniLM, RTE + STS-B, DCFT d=2/8 and LoRA)
-	$(PY) run.py -m +experiment=minilm_cpu data.dir=$(GLUE) results_dir=$(RESULTS) $(ARGS)
+sweep-local:  ## a preset's unfinished jobs, JOBS at a time on this machine: make sweep-local EXP=minilm_study
+	$(PY) scripts/plan.py --todo +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
+
+study:  ## the MiniLM study (results/minilm/README.md): phase 1 (lr grid, seed 1), then phase 2; resumable
+	$(MAKE) sweep-local EXP=minilm_study
+	$(MAKE) study-seeds
+
+study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr
+	$(PY) scripts/study_seeds.py --results-dir $(RESULTS) --model minilm --seeds 2,3 -- +experiment=minilm_study \
+	  results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
 sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=slurm_a800 hydra.launcher.partition=..."]
 	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)

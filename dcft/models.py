@@ -70,15 +70,18 @@ def load_config(spec: ModelSpec, **overrides: Any):
 
 
 def head_overrides(head: str, num_labels: int, cls_dropout: float | None) -> dict[str, Any]:
-    """Config fields the task decides: label count and classifier dropout (DeBERTa `cls_dropout`)."""
+    """Config fields the task decides: label count and DeBERTa's classifier dropout (`cls_dropout`).
+
+    As in the released code and upstream transformers, only DeBERTa's head reads `cls_dropout`; BERT's and
+    RoBERTa's classification heads keep their config's dropout (`classifier_dropout` unset: the hidden 0.1).
+    """
     fields: dict[str, Any] = {}
     if head == "sequence_classification":
         fields["num_labels"] = num_labels
         if num_labels == 1:
             fields["problem_type"] = "regression"
     if cls_dropout is not None:
-        fields["cls_dropout"] = cls_dropout  # DeBERTa's classifier dropout
-        fields["classifier_dropout"] = cls_dropout  # BERT/RoBERTa's
+        fields["cls_dropout"] = cls_dropout  # DeBERTa-v2/v3's ContextPooler + classifier dropout
     return fields
 
 

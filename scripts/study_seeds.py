@@ -1,0 +1,58 @@
+"""Phase 2 of an lr study: more seeds at each (task, method)'s chosen learning rate.
+
+    python scripts/study_seeds.py --results-dir results --model minilm --seeds 2,3 [-- +experiment=minilm_study ...]
+        | xargs -r -P 2 -L 1 python run.py            (make study-seeds)
+
+For every (task, method tag) of the model, the lr is the one the tables pick (dcft.results: the settings group with
+the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
+own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
+cells that already have a finished record are skipped by the harness. A winner on the edge of its grid is reported
+on stderr (extend the grid before trusting it). Overrides after `--` restrict the records to runs made with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from dcft.results import RecordIndex, load_records  # noqa: E402
+from dcft.results.columns import select_key  # noqa: E402
+
+
+def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str]) -> list[str]:
+    index = RecordIndex(load_records(results_dir))
+    lines = []
+    for m, task, tag in index.keys(model):
+        selection = index.select(m, task, tag, select_key(task), "best", "mean")
+        if selection.lr is None:
+            continue
+        if selection.edge:
+            print(f"{task} {tag}: {selection.lr_text()}: extend the grid", file=sys.stderr)
+        winner = selection.runs[0]
+        overrides = [o for o in winner.get("overrides") or [] if not o.startswith("seed=")]
+        if not all(r in overrides for r in required):
+            continue
+        lines += [" ".join(shlex.quote(o) for o in [*overrides, f"seed={seed}"]) for seed in seeds]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    required = argv[argv.index("--") + 1:] if "--" in argv else []
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--seeds", default="2,3", help="comma-separated seeds to add")
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for line in phase2_lines(args.results_dir, args.model, seeds, [r for r in required if "=" in r]):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
