@@ -28,7 +28,7 @@ NOT_COMPUTING = (
 )
 # Config sections that feed the computation (task.hparams only matters through trainer/method interpolations).
 SECTIONS = ("model", "task", "method", "trainer", "data")
-MODEL_KEYS_WHEN_PRETRAINED = ("name",)  # hub id / local path / tokenizer dir only say where the weights are
+MODEL_KEYS_WHEN_PRETRAINED = ("name", "train_pooler")  # hub id / path / tokenizer dir only say where weights are
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def computing_settings(sections: dict[str, Any]) -> dict[str, Any]:
     if not model.get("random_init"):
         model = {k: model[k] for k in MODEL_KEYS_WHEN_PRETRAINED if k in model}
     else:
-        model = {k: model.get(k) for k in ("name", "random_init", "arch")}
+        model = {k: model.get(k) for k in ("name", "random_init", "arch", "train_pooler")}
     task = {k: v for k, v in (sections.get("task") or {}).items() if k != "hparams"}
     tree = {"model": model, "task": task, **{k: sections.get(k) or {} for k in ("method", "trainer", "data")}}
     flat = flatten(tree)

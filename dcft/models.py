@@ -32,6 +32,7 @@ class ModelSpec:
     arch: dict[str, Any] = field(default_factory=dict)  # HF config fields: build without downloads
     random_init: bool = False  # build from `arch` with random weights (tests, benchmarks)
     trust_remote_code: bool = False  # off unless the user opts in
+    train_pooler: bool = True  # a backbone's own pooler (BERT's) trains with the head (dcft.heads)
 
     @property
     def source(self) -> str:

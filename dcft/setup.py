@@ -45,7 +45,8 @@ def build_method(cfg: RunConfig, task: Task, total_steps: int) -> Adapted:
     """The backbone with its task head, the method attached, the head trainable."""
     model = build_model(cfg.model, task.head, task.num_labels, cfg.trainer.cls_dropout)
     try:
-        return attach_method(model, cfg.method, cfg.method_options, total_steps=total_steps)
+        return attach_method(model, cfg.method, cfg.method_options, total_steps=total_steps,
+                             train_pooler=cfg.model.train_pooler)
     except ValueError as exc:  # a setting the model's shapes reject (kernel larger than a layer ...)
         raise UserError(str(exc)) from None
 

@@ -140,7 +140,7 @@ SHARED = ["trainer.lr=1e-3", "seed=1", "hparams_set=paper", "trainer.epochs=3", 
           "trainer.max_length=64", "trainer.warmup_steps=7", "trainer.weight_decay=0.05", "trainer.cls_dropout=0.3",
           "trainer.max_steps=11", "trainer.eval_steps=9", "trainer.grad_accum=2", "trainer.max_grad_norm=0.5",
           "trainer.mixed_precision=bf16", "trainer.adam_eps=1e-6", "data.max_train_samples=100",
-          "data.max_eval_samples=50", "model.random_init=true"]
+          "data.max_eval_samples=50", "model.random_init=true", "model.train_pooler=false"]
 SAME_CELL = ["logger=none", "trainer.eval_batch_size=7", "trainer.checkpoint_every=5", "trainer.num_workers=1",
              "trainer.threads=1", "trainer.save_predictions=false", "trainer.reporting_rule=final",
              "data.dir=/somewhere", "data.cache=false", "model.path=/elsewhere", "overwrite=true"]

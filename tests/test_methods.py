@@ -69,6 +69,14 @@ def test_the_method_alone_trains_only_its_own_tensors(method):
     assert adapted.head_ids == set() and adapted.counts()["head_params"] == 0
 
 
+def test_a_berts_pooler_can_stay_frozen():
+    """model.train_pooler=false: the head is the classifier alone (the pooler keeps its pretrained weights)."""
+    adapted = attach_method(tiny_model("bert"), "dcft", {"kernel": 4}, train_pooler=False)
+    trained = {n for n, _ in adapted.trainable_named_parameters()}
+    assert {"classifier.weight", "classifier.bias"} <= trained and not any("pooler" in n for n in trained)
+    assert adapted.counts()["head_params"] == 32 * 2 + 2
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_targets_cover_six_groups_per_layer(family):
     model = tiny_model(family)
