@@ -146,15 +146,25 @@ SAME_CELL = ["logger=none", "trainer.eval_batch_size=7", "trainer.checkpoint_eve
              "data.dir=/somewhere", "data.cache=false", "model.path=/elsewhere", "overwrite=true"]
 
 
-@pytest.mark.parametrize("method", sorted(COMPUTING))
-def test_a_cell_changes_with_every_computing_setting_and_nothing_else(method):
-    assert set(COMPUTING) == set(METHODS)
-    base = [*BASE, f"method={method}"]
-    variants = [base] + [[*base, o] for o in COMPUTING[method] + SHARED]
+def distinct_cells(variants):
     runs = compose_all(variants)
     cells = [cfg.run_dir for cfg in runs]
     assert len(set(cells)) == len(cells), [v[-1] for v, c in zip(variants, cells, strict=True) if cells.count(c) > 1]
     assert len({cfg.record_path for cfg in runs}) == len(runs)
+    return runs
+
+
+@pytest.mark.parametrize("method", sorted(COMPUTING))
+def test_every_setting_of_a_method_names_its_cell(method):
+    assert set(COMPUTING) == set(METHODS)
+    base = [*BASE, f"method={method}"]
+    distinct_cells([base] + [[*base, o] for o in [*COMPUTING[method], "trainer.lr=1e-3", "seed=1"]])
+
+
+@pytest.mark.parametrize("method", ["dcft", "full"])  # the cell reads trainer/data/model settings alike for all
+def test_training_settings_name_the_cell_and_logging_ones_do_not(method):
+    base = [*BASE, f"method={method}"]
+    runs = distinct_cells([base] + [[*base, o] for o in SHARED])
     same = compose_all([[*base, o] for o in SAME_CELL])
     assert {cfg.run_dir for cfg in same} == {runs[0].run_dir}, [o for o, c in zip(SAME_CELL, same, strict=True)
                                                                  if c.run_dir != runs[0].run_dir]
