@@ -246,3 +246,16 @@ def test_c3a_block_size_that_does_not_fit_says_which_does():
     adapted = apply_method(tiny_model("bert"), "c3a", {"targets": "all"})  # 32x32 and 32x64 layers: b = 32
     assert adapted.final_state() == {"block_size": 32}
     assert adapted.counts()["trainable_params"] == 2 * (4 * 32 * 32 + 2 * 32 * 64) // 32
+
+
+def test_the_method_library_imports_with_torch_only():
+    """`dcft.methods` and the layer can be lifted out: PEFT, transformers and accelerate load on first use only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import dcft.methods; from dcft.methods import DCFTLinear, method_tag; "
+            "from dcft.methods.dcft_layer import DCFTLinear as L; method_tag('lora', {'r': 2}); "
+            "print(sorted(m for m in ('peft', 'transformers', 'accelerate', 'hydra', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
