@@ -32,6 +32,7 @@ def smoke(tmp_path_factory):
     return results, json_path, md_path, out
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_field(smoke):
     results, json_path, md_path, out = smoke
     data = json.loads(json_path.read_text())

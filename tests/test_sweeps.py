@@ -51,15 +51,50 @@ def test_plan_lists_jobs_and_their_records(tmp_path):
     from dcft.paths import CONF_DIR
 
     results = tmp_path / "r"
-    job = ["+experiment=table4", "task=rte", "method=dcft_d8", "seed=6", f"results_dir={results}"]
+    job = ["+experiment=table5", "task=rte", "method=dcft_d8", "seed=6", f"results_dir={results}"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cell = Path(from_hydra(compose(config_name="config", overrides=job), overrides=job).record_path)
     cell.parent.mkdir(parents=True)
     cell.write_text(json.dumps({"status": "finished"}))
-    cmd = [sys.executable, "scripts/plan.py", "+experiment=table4", "seed=6,7", f"results_dir={results}"]
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=table5", "seed=6,7", f"results_dir={results}"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("72 jobs, 72 cells: 1 finished")
+    assert lines[0].startswith("32 jobs, 32 cells: 1 finished")
     assert any(line.startswith("[ finished]") and "task=rte method=dcft_d8" in line and "seed=6" in line
                for line in lines)
+
+
+def test_plan_todo_lists_the_unfinished_jobs_as_run_py_arguments(tmp_path):
+    """`make sweep-local` pipes these lines into `xargs -P N -L 1 python run.py`: one job per line, shell-quoted."""
+    import shlex
+
+    cmd = [sys.executable, "scripts/plan.py", "--todo", "+experiment=table5", "task=rte", "method.targets=qv",
+           f"results_dir={tmp_path}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    jobs = [shlex.split(line) for line in out.stdout.splitlines()]
+    assert len(jobs) == 4 and all("+experiment=table5" in job and "method.targets=qv" in job for job in jobs)
+    assert sorted(next(a for a in job if a.startswith("method=")) for job in jobs) == [
+        "method=dcft_d8", "method=dcft_d8_s1", "method=dcft_d8_s2", "method=dcft_d8_s4"]
+
+
+def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
+    """Phase 2 of an lr study: the winner's own overrides, seed replaced; an edge winner is reported."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from record_fixtures import write_record
+    from study_seeds import main
+
+    for lr, x, score in ((1e-3, 1, 60.0), (3e-3, 3, 70.0), (1e-2, 10, 65.0)):
+        write_record(tmp_path, model="minilm", task="rte", lr=lr, best=score,
+                     overrides=["task=rte", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+    for lr, score in ((1e-4, 50.0), (3e-4, 55.0)):  # LoRA's winner sits on its grid's edge
+        write_record(tmp_path, model="minilm", task="rte", tag="lora-r1", lr=lr, best=score,
+                     overrides=["task=rte", "method=lora", f"method.lr={lr}", "seed=1"])
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3"]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(out.splitlines()) == sorted([
+        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=2",
+        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=3",
+        "task=rte method=lora method.lr=0.0003 seed=2", "task=rte method=lora method.lr=0.0003 seed=3"])
+    assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err
