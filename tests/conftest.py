@@ -101,3 +101,23 @@ def compose_and_run(overrides: list[str]):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = from_hydra(compose(config_name="config", overrides=overrides))
     return run(cfg), cfg
+
+
+# Every method, sized for the tiny models above: one short run each (tests of training, export ...).
+METHOD_OVERRIDES = {
+    "dcft": ["method=dcft", "kernel=4", "stride=2"],
+    "lora": ["method=lora"],
+    "dora": ["method=dora"],
+    "lora_fa": ["method=lora_fa"],
+    "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=1"],
+    "ia3": ["method=ia3"],
+    "vera": ["method=vera", "method.r=8"],
+    "full": ["method=full"],
+    "bitfit": ["method=bitfit"],
+    "hadapter": ["method=hadapter"],
+    "padapter": ["method=padapter"],
+    "sora": ["method=sora", "method.r_max=4", "method.xi=0.01", "trainer.lr=0.05"],  # large enough to prune
+    "c3a": ["method=c3a"],
+    "fourierft": ["method=fourierft", "method.n_frequency=40"],
+    "waveft": ["method=waveft", "method.n_frequency=40"],
+}

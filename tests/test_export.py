@@ -8,27 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, compose_and_run, short_run, write_rte
+from conftest import METHOD_OVERRIDES, ROOT, compose_and_run, short_run, write_rte
 from transformers import AutoModelForSequenceClassification
 
 from dcft.export import main
 from dcft.setup import build_data
 
-MERGING = {  # method -> overrides of a short run (sizes that fit the tiny model)
-    "dcft": ["method=dcft", "kernel=4", "stride=2"],
-    "lora": ["method=lora", "method.r=2"],
-    "sora": ["method=sora", "method.r_max=4", "method.xi=0.01", "trainer.lr=0.05"],
-    "dora": ["method=dora"],
-    "lora_fa": ["method=lora_fa"],
-    "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=1"],
-    "ia3": ["method=ia3"],
-    "vera": ["method=vera", "method.r=8"],
-    "full": ["method=full"],
-    "bitfit": ["method=bitfit"],
-    "c3a": ["method=c3a"],
-    "fourierft": ["method=fourierft", "method.n_frequency=40"],
-    "waveft": ["method=waveft", "method.n_frequency=40"],
-}
+MERGING = {m: o for m, o in METHOD_OVERRIDES.items() if m not in ("hadapter", "padapter")}  # adapters can't merge
 FAST = ("dcft", "lora", "sora")
 
 

@@ -4,25 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import compose_and_run, short_run, write_rte
-
-METHOD_OVERRIDES = {
-    "dcft": ["method=dcft", "kernel=4", "stride=2"],
-    "lora": ["method=lora"],
-    "dora": ["method=dora"],
-    "lora_fa": ["method=lora_fa"],
-    "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=1"],
-    "ia3": ["method=ia3"],
-    "vera": ["method=vera", "method.r=8"],
-    "full": ["method=full"],
-    "bitfit": ["method=bitfit"],
-    "hadapter": ["method=hadapter"],
-    "padapter": ["method=padapter"],
-    "sora": ["method=sora", "method.r_max=4", "method.xi=0.01", "trainer.lr=0.05"],  # large enough to prune
-    "c3a": ["method=c3a"],
-    "fourierft": ["method=fourierft", "method.n_frequency=40"],
-    "waveft": ["method=waveft", "method.n_frequency=40"],
-}
+from conftest import METHOD_OVERRIDES, compose_and_run, short_run, write_rte
 
 
 @pytest.fixture
