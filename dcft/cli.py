@@ -84,7 +84,9 @@ def run_from_hydra(cfg: DictConfig) -> None:
         if run_dir is not None:
             _cleanup(run_dir, existed, str(cfg.get("results_dir", ".")))
         if _in_multirun():  # the job fails with its reason on record; the sweep goes on
-            if run_cfg is not None:
+            from dcft.run_record import CellBusy
+
+            if run_cfg is not None and not isinstance(exc, CellBusy):  # a busy cell's record is its owner's
                 _record_failure(run_cfg, str(exc))
             raise
         print(f"error: {exc}", file=sys.stderr)

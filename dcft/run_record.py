@@ -94,6 +94,10 @@ def _overrides() -> list[str]:
     return hydra_overrides()
 
 
+class CellBusy(UserError):
+    """Another process holds the cell: its record is that process's to write."""
+
+
 class CellLock:
     """An exclusive, non-blocking lock on a run directory: a second writer is refused, not interleaved."""
 
@@ -108,7 +112,7 @@ class CellLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise UserError(
+            raise CellBusy(
                 f"{self.path.parent} is being written by another process; wait for it or pick another seed"
             ) from None
         return self

@@ -98,3 +98,26 @@ def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
         "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=3",
         "task=rte method=lora method.lr=0.0003 seed=2", "task=rte method=lora method.lr=0.0003 seed=3"])
     assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err
+
+
+@pytest.mark.slow
+def test_a_busy_cell_is_refused_without_touching_its_record(tmp_path, minilm_dir):
+    """Relaunching a sweep while an old job still trains a cell: the new job is refused, the record stays the
+    old job's (never overwritten by `failed`)."""
+    from hydra import compose, initialize_config_dir
+
+    from dcft.config import from_hydra
+    from dcft.paths import CONF_DIR
+    from dcft.run_record import CellLock
+
+    data, results = write_rte(tmp_path / "glue"), tmp_path / "results"
+    args = short_run(minilm_dir, data, results, "method=lora")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = from_hydra(compose(config_name="config", overrides=args), overrides=args)
+    record = Path(cfg.record_path)
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"status": "running", "owner": "the old job"}))
+    with CellLock(Path(cfg.run_dir)):
+        out = run_py(["-m", *args])
+    assert out.returncode != 0 and "is being written by another process" in out.stderr + out.stdout
+    assert json.loads(record.read_text()) == {"status": "running", "owner": "the old job"}
