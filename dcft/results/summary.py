@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
 from dcft.results.layouts import STUDY_COMPARED, STUDY_REFERENCE
+from dcft.results.plateau import PLATEAU_TOLERANCE, plateau_gap, plateau_text
 from dcft.results.selection import RecordIndex, Selection, settings_diff
 from dcft.results.stats import Stat, paired_difference
 from dcft.results.store import RULE_TEXT, RULES
@@ -120,10 +121,12 @@ def to_markdown(summary: Summary) -> str:
         "are listed below), its learning rates, and per reporting rule the lr with the best mean main metric "
         f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
         f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
-        "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end.",
+        "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end. "
+        f"Plateau: every run at the best rule's lr has its best dev score of the last third of training within "
+        f"{PLATEAU_TOLERANCE} of its overall best (the largest gap shown).",
         "",
-        "| Task | Method | Settings | #Params | lrs tried | lr (best) | best | lr (final) | final |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Task | Method | Settings | #Params | lrs tried | lr (best) | best | lr (final) | final | Plateau |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for line in summary.lines:
         sel = line.any
@@ -132,9 +135,10 @@ def to_markdown(summary: Summary) -> str:
                  ", ".join(fmt_lr(x) for x in sel.lrs) or DASH]
         for rule in RULES:
             cells += [lr_text(line.by_rule[rule]), metrics_text(line.by_rule[rule], line.task, rule)]
+        cells.append(plateau_text(line.by_rule[RULES[0]].runs, select_key(line.task)))
         lines.append("| " + " | ".join(cells) + " |")
     if not summary.lines:
-        lines.append("| " + " | ".join([DASH] * 9) + " |")
+        lines.append("| " + " | ".join([DASH] * 10) + " |")
     lines += ["", f"## Paired differences vs `{STUDY_REFERENCE.tag}` (by seed, each method at its chosen lr)", ""]
     if summary.paired:
         lines += ["| Task | Difference | Metric | best rule | final rule |", "|---|---|---|---|---|"]
@@ -150,7 +154,7 @@ def to_markdown(summary: Summary) -> str:
 
 # fmt: off
 CSV_FIELDS = ["model", "task", "method_tag", "settings_id", "hparams_set", "params", "lrs", "n_other_settings",
-              "rule", "lr", "lr_edge", "status", "metric", "mean", "std", "n"]
+              "rule", "lr", "lr_edge", "status", "metric", "mean", "std", "n", "plateau_gap"]
 PAIRED_FIELDS = ["model", "task", "compared", "reference", "metric", "rule", "mean", "std", "n_pairs"]
 # fmt: on
 
@@ -169,6 +173,7 @@ def to_csv(summary: Summary) -> str:
             sel = line.by_rule[rule]
             for column in TASK_COLUMNS[line.task]:
                 stat = sel.stat(column.key, rule, AGG) if sel.status == "finished" else None
+                gaps = [g for r in sel.runs if (g := plateau_gap(r, column.key)) is not None]
                 writer.writerow({
                     "model": summary.model, "task": line.task, "method_tag": line.tag,
                     "settings_id": (sel.group.settings_id or "") if sel.group else "",
@@ -177,6 +182,7 @@ def to_csv(summary: Summary) -> str:
                     "n_other_settings": len(sel.others), "rule": rule, "lr": "" if sel.lr is None else fmt_lr(sel.lr),
                     "lr_edge": sel.edge or "", "status": sel.status, "metric": column.key,
                     "mean": _num(stat and stat.value), "std": _num(stat and stat.std), "n": stat.n if stat else "",
+                    "plateau_gap": _num(max(gaps, default=None)),
                 })
     return out.getvalue()
 
