@@ -1,35 +1,53 @@
-"""Has a run plateaued? The study's criterion: the best dev score over the last third of training is within
-`PLATEAU_TOLERANCE` of the run's best. A run still climbing at its end says its schedule was too short for its
-number to mean much; the summary shows the check for every run it reports."""
+"""Has a run plateaued? The study's criterion, on the run's evaluations: over the last third of its steps it
+neither gained more than `PLATEAU_TOLERANCE` on its best of the first two thirds (still climbing: the schedule
+was too short for the number to mean much) nor ended more than that below its overall best (its best was a
+passing peak)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dcft.results.store import Record, integer, number
 
 PLATEAU_TOLERANCE = 0.5  # metric points (the records' metrics are x100)
 
 
-def plateau_gap(record: Record, key: str) -> float | None:
-    """The run's best `key` minus the best over its evaluations in the last third of its steps (0 = the best
-    is there); None when the record has no evaluation of `key` in the last third."""
+@dataclass(frozen=True)
+class Plateau:
+    gain: float  # best overall − best of the first two thirds: what the last third added
+    shortfall: float  # best overall − best of the last third: how far below its best the run stayed
+
+    @property
+    def gap(self) -> float:
+        return max(self.gain, self.shortfall)
+
+
+def plateau(record: Record, key: str) -> Plateau | None:
+    """None when the record lacks an evaluation of `key` in either part of its steps."""
     total = integer(record.get("total_steps"))
     evals = [(integer(step), number((metrics or {}).get(key)))
              for step, metrics in (record.get("curves") or {}).get("eval") or []]
     evals = [(step, value) for step, value in evals if step is not None and value is not None]
-    if not total or not evals:
+    if not total:
         return None
+    early = [value for step, value in evals if step <= total * 2 / 3]
     late = [value for step, value in evals if step > total * 2 / 3]
-    if not late:
+    if not early or not late:
         return None
-    return max(value for _, value in evals) - max(late)
+    best = max(early + late)
+    return Plateau(gain=best - max(early), shortfall=best - max(late))
 
 
 def plateau_text(records: Iterable[Record], key: str) -> str:
-    """`yes (≤0.12)`: every run's gap is within the tolerance (the largest gap shown); `no (1.30)`; or `—`."""
-    gaps = [g for r in records if (g := plateau_gap(r, key)) is not None]
-    if not gaps:
+    """`yes (≤0.12)` when every run is within the tolerance (its largest gap shown), else the worst run's
+    reason: `no (+2.85 in the last third)` or `no (1.30 below its best at the end)`; `—` without evaluations."""
+    found = [p for r in records if (p := plateau(r, key)) is not None]
+    if not found:
         return "—"
-    worst = max(gaps)
-    return f"yes (≤{worst:.2f})" if worst <= PLATEAU_TOLERANCE else f"no ({worst:.2f})"
+    worst = max(found, key=lambda p: p.gap)
+    if worst.gap <= PLATEAU_TOLERANCE:
+        return f"yes (≤{worst.gap:.2f})"
+    if worst.gain >= worst.shortfall:
+        return f"no (+{worst.gain:.2f} in the last third)"
+    return f"no ({worst.shortfall:.2f} below its best in the last third)"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
 from dcft.results.layouts import STUDY_COMPARED, STUDY_REFERENCE
-from dcft.results.plateau import PLATEAU_TOLERANCE, plateau_gap, plateau_text
+from dcft.results.plateau import PLATEAU_TOLERANCE, plateau, plateau_text
 from dcft.results.selection import RecordIndex, Selection, settings_diff
 from dcft.results.stats import Stat, paired_difference
 from dcft.results.store import RULE_TEXT, RULES
@@ -122,8 +122,8 @@ def to_markdown(summary: Summary) -> str:
         f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
         f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
         "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end. "
-        f"Plateau: every run at the best rule's lr has its best dev score of the last third of training within "
-        f"{PLATEAU_TOLERANCE} of its overall best (the largest gap shown).",
+        f"Plateau: every run at the best rule's lr neither gained more than {PLATEAU_TOLERANCE} in the last third "
+        "of its steps nor stayed more than that below its best there (the largest gap shown).",
         "",
         "| Task | Method | Settings | #Params | lrs tried | lr (best) | best | lr (final) | final | Plateau |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -173,7 +173,7 @@ def to_csv(summary: Summary) -> str:
             sel = line.by_rule[rule]
             for column in TASK_COLUMNS[line.task]:
                 stat = sel.stat(column.key, rule, AGG) if sel.status == "finished" else None
-                gaps = [g for r in sel.runs if (g := plateau_gap(r, column.key)) is not None]
+                gaps = [p.gap for r in sel.runs if (p := plateau(r, column.key)) is not None]
                 writer.writerow({
                     "model": summary.model, "task": line.task, "method_tag": line.tag,
                     "settings_id": (sel.group.settings_id or "") if sel.group else "",
