@@ -70,7 +70,7 @@ study:  ## the MiniLM study (results/minilm/README.md): phase 1 (lr grid, seed 1
 	$(MAKE) sweep-local EXP=minilm_study
 	$(MAKE) study-seeds
 
-study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr
+study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr; an edge winner first gets the next grid point
 	$(PY) scripts/study_seeds.py --results-dir $(RESULTS) --model minilm --seeds 2,3 -- +experiment=minilm_study \
 	  results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 

@@ -6,8 +6,11 @@
 For every (task, method tag) of the model, the lr is the one the tables pick (dcft.results: the settings group with
 the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
 own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
-cells that already have a finished record are skipped by the harness. A winner on the edge of its grid is reported
-on stderr (extend the grid before trusting it). Overrides after `--` restrict the records to runs made with them.
+cells that already have a finished record are skipped by the harness. A winner on the edge of its grid gets no
+seeds yet: when its run chose the lr through `lr_x` (a half-decade grid: ..., 0.3, 1, 3, 10, 30, 100, ...), the
+next grid point beyond the edge is printed instead (seed 1), so running phase 2 again after it finishes seeds the
+new winner; otherwise the edge is reported on stderr. Overrides after `--` restrict the records to runs made with
+them.
 """
 
 from __future__ import annotations
@@ -30,14 +33,36 @@ def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[
         selection = index.select(m, task, tag, select_key(task), "best", "mean")
         if selection.lr is None:
             continue
-        if selection.edge:
-            print(f"{task} {tag}: {selection.lr_text()}: extend the grid", file=sys.stderr)
         winner = selection.runs[0]
         overrides = [o for o in winner.get("overrides") or [] if not o.startswith("seed=")]
         if not all(r in overrides for r in required):
             continue
+        if selection.edge:
+            extended = beyond_the_edge(overrides, selection.edge)
+            print(f"{task} {tag}: {selection.lr_text()}: "
+                  + (f"extending the grid ({extended[1]})" if extended else "extend the grid"), file=sys.stderr)
+            if extended:
+                lines.append(" ".join(shlex.quote(o) for o in [*extended[0], f"seed={winner['seed']}"]))
+            continue
         lines += [" ".join(shlex.quote(o) for o in [*overrides, f"seed={seed}"]) for seed in seeds]
     return lines
+
+
+def next_half_decade(x: float, edge: str) -> float:
+    """The grid point beyond `x` on 1-3-10-30 steps: 30 -> 100 ('highest'), 1 -> 0.3 ('lowest')."""
+    leading_one = f"{x:e}".startswith("1")
+    factor = (3 if leading_one else 10 / 3) if edge == "highest" else (0.3 if leading_one else 1 / 3)
+    return float(f"{x * factor:.3g}")
+
+
+def beyond_the_edge(overrides: list[str], edge: str) -> tuple[list[str], str] | None:
+    """The winner's overrides with `lr_x` moved one grid point past the edge, or None without an `lr_x`."""
+    for i, o in enumerate(overrides):
+        if o.startswith("lr_x="):
+            x = next_half_decade(float(o.split("=", 1)[1]), edge)
+            new = f"lr_x={x:g}"
+            return [*overrides[:i], new, *overrides[i + 1:]], new
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,8 @@ def test_plan_todo_lists_the_unfinished_jobs_as_run_py_arguments(tmp_path):
 
 
 def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
-    """Phase 2 of an lr study: the winner's own overrides, seed replaced; an edge winner is reported."""
+    """Phase 2 of an lr study: the winner's own overrides, seed replaced; an edge winner chosen without `lr_x`
+    is reported, not seeded."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from record_fixtures import write_record
     from study_seeds import main
@@ -95,9 +96,30 @@ def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert sorted(out.splitlines()) == sorted([
         "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=2",
-        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=3",
-        "task=rte method=lora method.lr=0.0003 seed=2", "task=rte method=lora method.lr=0.0003 seed=3"])
-    assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err
+        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=3"])  # LoRA's edge winner gets no seeds
+    assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err and "extend the grid" in err
+
+
+def test_study_seeds_extend_a_grid_whose_winner_sits_on_its_edge(tmp_path, capsys):
+    """An edge winner gets the next half-decade point beyond the edge (seed 1), not seeds."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from record_fixtures import write_record
+    from study_seeds import main, next_half_decade
+
+    assert [next_half_decade(x, "highest") for x in (1, 3, 10, 30)] == [3, 10, 30, 100]
+    assert [next_half_decade(x, "lowest") for x in (1, 3, 0.3)] == [0.3, 1, 0.1]
+    for lr, x, score in ((1e-2, 10, 60.0), (3e-2, 30, 70.0)):  # the highest wins: try lr_x=100
+        write_record(tmp_path, model="minilm", task="stsb", lr=lr, best=score,
+                     overrides=["task=stsb", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+    for lr, x, score in ((1e-4, 1, 60.0), (3e-4, 3, 50.0)):  # the lowest wins: try lr_x=0.3
+        write_record(tmp_path, model="minilm", task="stsb", tag="lora-r1", lr=lr, best=score,
+                     overrides=["task=stsb", "method=lora", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3"]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(out.splitlines()) == sorted([
+        "task=stsb method=dcft_d8 lr_x=100 +experiment=minilm_study seed=1",
+        "task=stsb method=lora lr_x=0.3 +experiment=minilm_study seed=1"])
+    assert "extending the grid (lr_x=100)" in err and "extending the grid (lr_x=0.3)" in err
 
 
 @pytest.mark.slow
