@@ -4,7 +4,8 @@ Two OpenMP teams of two threads on a 2-core machine run several times slower per
 Under SLURM a job's cpuset is its own: all the cores it may use are ours. Otherwise the cores this process may
 use are divided by the live harness jobs on the machine, counted through one small file per job in a per-user
 folder, and the count is refreshed while training (jobs come and go). Other programs' load is not counted:
-set trainer.threads for that.
+set trainer.threads for that. A thread count the user fixed (trainer.threads, else OMP_NUM_THREADS, which torch
+itself honours and torchrun / accelerate set for multi-process runs) is kept as it is.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def live_jobs(registry: Path = REGISTRY) -> int:
     return max(count, 1)
 
 
+def fixed_threads(setting: int | None) -> int | None:
+    """trainer.threads, else a positive OMP_NUM_THREADS, else None (share the cores)."""
+    if setting:
+        return setting
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else None
+
+
 def default_threads(registry: Path = REGISTRY) -> int:
     usable = len(os.sched_getaffinity(0))
     if os.environ.get("SLURM_JOB_ID"):  # the scheduler gave this job its own cores
@@ -51,14 +60,14 @@ def default_threads(registry: Path = REGISTRY) -> int:
 
 
 class ThreadBudget:
-    """Sets torch's thread count now and on `refresh()`; `fixed` (trainer.threads) turns the sharing off."""
+    """Sets torch's thread count now and on `refresh()`; a fixed count (trainer.threads or OMP_NUM_THREADS)
+    turns the sharing off."""
 
-    def __init__(self, fixed: int | None = None, registry: Path = REGISTRY) -> None:
-        self.fixed, self.registry = fixed, registry
-        self.entry = registry / f"{os.getpid()}.pid"
-        if fixed is None:
-            registry.mkdir(parents=True, exist_ok=True)
-            self.entry.touch()
+    def __init__(self, setting: int | None = None, registry: Path = REGISTRY) -> None:
+        self.fixed, self.registry = fixed_threads(setting), registry
+        self.entry = registry / f"{os.getpid()}.pid"  # counted by the others even when its own count is fixed
+        registry.mkdir(parents=True, exist_ok=True)
+        self.entry.touch()
         self.threads = 0
         self.refresh()
 
