@@ -97,7 +97,7 @@ class TrainerSettings:
     checkpoint_every: int | None = None
     keep_checkpoints: int = 2
     num_workers: int = 0
-    threads: int | None = None  # CPU threads of this process; None = its CPUs / the local jobs beside it
+    threads: int | None = None  # CPU threads; None = OMP_NUM_THREADS, else its CPUs / the local jobs beside it
 
     def __post_init__(self) -> None:
         checks = [
