@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from dcft.results import RecordIndex, load_records  # noqa: E402
 from dcft.results.columns import select_key  # noqa: E402
 
+NOT_REPEATED = ("seed=", "results_dir=")  # each line sets its own
+
 
 def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str]) -> list[str]:
     index = RecordIndex(load_records(results_dir))
@@ -34,17 +36,18 @@ def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[
         if selection.lr is None:
             continue
         winner = selection.runs[0]
-        overrides = [o for o in winner.get("overrides") or [] if not o.startswith("seed=")]
-        if not all(r in overrides for r in required):
+        overrides = [o for o in winner.get("overrides") or [] if not o.startswith(NOT_REPEATED)]
+        if not all(r in overrides for r in required if not r.startswith(NOT_REPEATED)):
             continue
+        here = f"results_dir={results_dir}"  # where this study's records are, whichever machine wrote them
         if selection.edge:
             extended = beyond_the_edge(overrides, selection.edge)
             print(f"{task} {tag}: {selection.lr_text()}: "
                   + (f"extending the grid ({extended[1]})" if extended else "extend the grid"), file=sys.stderr)
             if extended:
-                lines.append(" ".join(shlex.quote(o) for o in [*extended[0], f"seed={winner['seed']}"]))
+                lines.append(" ".join(shlex.quote(o) for o in [*extended[0], here, f"seed={winner['seed']}"]))
             continue
-        lines += [" ".join(shlex.quote(o) for o in [*overrides, f"seed={seed}"]) for seed in seeds]
+        lines += [" ".join(shlex.quote(o) for o in [*overrides, here, f"seed={seed}"]) for seed in seeds]
     return lines
 
 

@@ -84,9 +84,11 @@ def tiny_overrides(minilm_dir: str, family: str = "bert") -> list[str]:
 
 
 def short_run(minilm_dir: str, data_dir: Path, results_dir: Path, *extra: str) -> list[str]:
+    """A few steps on a tiny model; one thread, so runs compared bit for bit agree whatever else the machine runs
+    (a shared thread count would follow the load)."""
     return [*tiny_overrides(minilm_dir), "task=rte", f"data.dir={data_dir}", f"results_dir={results_dir}",
             "logger=none", "trainer.max_steps=3", "trainer.eval_steps=2", "trainer.batch_size=8",
-            "trainer.eval_batch_size=4", "trainer.max_length=48", *extra]
+            "trainer.eval_batch_size=4", "trainer.max_length=48", "trainer.threads=1", *extra]
 
 
 def compose_and_run(overrides: list[str]):

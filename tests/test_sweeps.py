@@ -88,15 +88,16 @@ def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
 
     for lr, x, score in ((1e-3, 1, 60.0), (3e-3, 3, 70.0), (1e-2, 10, 65.0)):
         write_record(tmp_path, model="minilm", task="rte", lr=lr, best=score,
-                     overrides=["task=rte", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+                     overrides=["task=rte", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study",
+                                "results_dir=/elsewhere/results", "seed=1"])
     for lr, score in ((1e-4, 50.0), (3e-4, 55.0)):  # LoRA's winner sits on its grid's edge
         write_record(tmp_path, model="minilm", task="rte", tag="lora-r1", lr=lr, best=score,
                      overrides=["task=rte", "method=lora", f"method.lr={lr}", "seed=1"])
     assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3"]) == 0
     out, err = capsys.readouterr()
-    assert sorted(out.splitlines()) == sorted([
-        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=2",
-        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study seed=3"])  # LoRA's edge winner gets no seeds
+    assert sorted(out.splitlines()) == sorted([  # the winner's overrides, results_dir and seed replaced
+        f"task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study results_dir={tmp_path} seed=2",
+        f"task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study results_dir={tmp_path} seed=3"])  # no LoRA line
     assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err and "extend the grid" in err
 
 
@@ -110,15 +111,17 @@ def test_study_seeds_extend_a_grid_whose_winner_sits_on_its_edge(tmp_path, capsy
     assert [next_half_decade(x, "lowest") for x in (1, 3, 0.3)] == [0.3, 1, 0.1]
     for lr, x, score in ((1e-2, 10, 60.0), (3e-2, 30, 70.0)):  # the highest wins: try lr_x=100
         write_record(tmp_path, model="minilm", task="stsb", lr=lr, best=score,
-                     overrides=["task=stsb", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+                     overrides=["task=stsb", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study",
+                                "results_dir=/elsewhere/results", "seed=1"])
     for lr, x, score in ((1e-4, 1, 60.0), (3e-4, 3, 50.0)):  # the lowest wins: try lr_x=0.3
         write_record(tmp_path, model="minilm", task="stsb", tag="lora-r1", lr=lr, best=score,
                      overrides=["task=stsb", "method=lora", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
-    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3"]) == 0
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3", "--",
+                 "+experiment=minilm_study", f"results_dir={tmp_path}"]) == 0  # as make study-seeds calls it
     out, err = capsys.readouterr()
     assert sorted(out.splitlines()) == sorted([
-        "task=stsb method=dcft_d8 lr_x=100 +experiment=minilm_study seed=1",
-        "task=stsb method=lora lr_x=0.3 +experiment=minilm_study seed=1"])
+        f"task=stsb method=dcft_d8 lr_x=100 +experiment=minilm_study results_dir={tmp_path} seed=1",
+        f"task=stsb method=lora lr_x=0.3 +experiment=minilm_study results_dir={tmp_path} seed=1"])
     assert "extending the grid (lr_x=100)" in err and "extending the grid (lr_x=0.3)" in err
 
 
