@@ -73,8 +73,9 @@ def to_markdown(table: Table) -> str:
     params = "ours / paper; ours" if paper else "ours (exact count in brackets),"
     lines += [
         f"Cells: {cells}. #Params: {params} in binary units (K = 1024, M = 2^20) as the paper prints DCFT "
-        "(SPEC §3; its Full FT and LoRA counts are decimal); trainable parameters without the task head, or the "
-        "nonzero count where a method reports one (SoRA). — = no run yet; an empty cell: the paper printed none.",
+        "(docs/method.md, Counting parameters; its Full FT and LoRA counts are decimal); trainable parameters "
+        "without the task head, or the nonzero count where a method reports one (SoRA). — = no run yet; an empty "
+        "cell: the paper printed none.",
         "",
     ]
     lines += _section("Notes", table.notes)
