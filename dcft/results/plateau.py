@@ -41,7 +41,7 @@ def plateau(record: Record, key: str) -> Plateau | None:
 
 def plateau_text(records: Iterable[Record], key: str) -> str:
     """`yes (≤0.12)` when every run is within the tolerance (its largest gap shown), else the worst run's
-    reason: `no (+2.85 in the last third)` or `no (1.30 below its best at the end)`; `—` without evaluations."""
+    reason: `no (+2.85 in the last third)` or `no (1.30 below its best in the last third)`; `—` without evaluations."""
     found = [p for r in records if (p := plateau(r, key)) is not None]
     if not found:
         return "—"
