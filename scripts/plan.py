@@ -5,15 +5,20 @@
 
 It expands the sweep exactly as `python run.py -m` would (Hydra's own override parser and basic
 sweeper), composes every job, and looks up its cell in the record store. One line per job shows what differs
-between rows before anything is launched: model, task, method tag, the effective lr, epochs, batch (per device x
-accumulated batches: 4x8), the settings id, then the command. With --todo it prints only the jobs whose cell has
-no finished record, one line of shell-quoted overrides each: fed to `xargs -P N -L 1 python run.py`, N jobs run
-side by side on one machine (each a process of its own, sharing the cores: dcft.threads).
+between rows before anything is launched: model, task, method tag, the effective lr, length (epochs, or steps where
+trainer.max_steps caps them), batch (per device x accumulated batches: 4x8), the settings id, the seconds per
+step measured by finished runs of the same model, task and method ("?" without one), then the command; the
+unfinished jobs' total cost follows the count when steps and times are known. With --todo it prints only the
+jobs whose cell has no finished record, one line of shell-quoted overrides each: fed to
+`xargs -P N -L 1 python run.py`, N jobs run side by side on one machine (each a process of its own, sharing the
+cores: dcft.threads).
 """
 
 from __future__ import annotations
 
 import shlex
+import signal
+import statistics
 import sys
 from pathlib import Path
 
@@ -40,14 +45,37 @@ def expand(arguments: list[str]) -> list[list[str]]:
 
 
 def settings_columns(cfg: RunConfig) -> tuple[str, ...]:
-    """What a researcher checks per row: model, task, method tag, effective lr, epochs, batch (per device x
-    accumulated batches), settings id."""
+    """What a researcher checks per row: model, task, method tag, effective lr, length (epochs, or optimizer steps
+    where trainer.max_steps caps them), batch (per device x accumulated batches), settings id."""
     t = cfg.trainer
     batch = f"{t.batch_size}x{t.grad_accum}" if t.grad_accum > 1 else str(t.batch_size)
-    return cfg.model.name, cfg.task, cfg.method_tag, f"{t.lr:g}", str(t.epochs), batch, cfg.cell.settings_id
+    length = f"{t.max_steps}steps" if t.max_steps else f"{t.epochs}ep"
+    return cfg.model.name, cfg.task, cfg.method_tag, f"{t.lr:g}", length, batch, cfg.cell.settings_id
 
 
-COLUMNS = ("model", "task", "method tag", "lr", "ep", "batch", "settings id")
+COLUMNS = ("model", "task", "method tag", "lr", "length", "batch", "settings id", "s/step")
+
+
+def seconds_per_step(tag_dir: Path) -> float | None:
+    """Wall seconds per optimizer step (training and its evaluations) measured by the finished runs of one
+    (model, task, method tag), any settings: the median over their records; None without one."""
+    rates = []
+    for path in tag_dir.glob("*/*/*.json"):
+        record = read_record(path) or {}
+        steps, seconds = record.get("step"), (record.get("train_time_s") or 0) + (record.get("eval_time_s") or 0)
+        if record.get("status") == "finished" and isinstance(steps, int) and steps > 0 and seconds > 0:
+            rates.append(seconds / steps)
+    return statistics.median(rates) if rates else None
+
+
+def cost_line(todo: list[tuple[float | None, int | None]]) -> str:
+    """The unfinished jobs' cost from (seconds per step, steps) pairs; a job lacking either is counted apart."""
+    known = [rate * steps for rate, steps in todo if rate is not None and steps]
+    unknown = len(todo) - len(known)
+    text = f"measured cost of the {len(known)} unfinished jobs with a timed peer: {sum(known) / 3600:.1f} job-hours"
+    if unknown:
+        text += f"; {unknown} without one (no finished run of their model, task and method, or no max_steps)"
+    return text + " (one job-hour: a job on one thread beside the others, as the timed runs ran)"
 
 
 def main(arguments: list[str]) -> int:
@@ -55,7 +83,7 @@ def main(arguments: list[str]) -> int:
     arguments = [a for a in arguments if a != "--todo"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = expand(arguments)
-        rows, seen = [], set()
+        rows, seen, todo_cost = [], set(), []
         for job in jobs:
             cfg = from_hydra(compose(config_name="config", overrides=job), overrides=job)
             cell = Path(cfg.record_path)
@@ -66,12 +94,18 @@ def main(arguments: list[str]) -> int:
             note = " (same cell as an earlier job)" if duplicate else ""
             if todo and status != "finished" and not duplicate:
                 print(" ".join(shlex.quote(o) for o in job))
-            rows.append((status, settings_columns(cfg), "python run.py " + " ".join(job) + note))
+            rate = seconds_per_step(cell.parents[2])
+            if status != "finished" and not duplicate:
+                todo_cost.append((rate, cfg.trainer.max_steps))
+            columns = (*settings_columns(cfg), f"{rate:.2f}" if rate is not None else "?")
+            rows.append((status, columns, "python run.py " + " ".join(job) + note))
     if todo:
         return 0
     finished = sum(r[0] == "finished" for r in rows)
     print(f"{len(rows)} jobs, {len(seen)} cells: {finished} finished (skipped when launched), "
           f"{len(rows) - finished} to run")
+    if todo_cost:
+        print(cost_line(todo_cost))
     widths = [max(len(c[i]) for c in [COLUMNS, *(r[1] for r in rows)]) for i in range(len(COLUMNS))]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(f"[{'status':>9}] " + line.format(*COLUMNS) + "  command")
@@ -81,4 +115,5 @@ def main(arguments: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `plan.py ... | head` ends quietly, as other shell tools do
     sys.exit(main(sys.argv[1:]))

@@ -138,14 +138,25 @@ def test_bad_baseline_rows_are_one_line_errors(tmp_path, extra, message):
 
 
 def test_plan_shows_each_rows_settings(capsys):
-    """`make plan EXP=table2`: one line per job with its method tag, effective lr, epochs and batch."""
+    """`make plan EXP=table2`: one line per job with its method tag, effective lr, length and batch."""
     spec = importlib.util.spec_from_file_location("plan", ROOT / "scripts" / "plan.py")
     plan = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plan)
     assert plan.main(["+experiment=table2", "task=cola", "results_dir=/nonexistent"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("3 jobs, 3 cells") and len(lines) == 5
-    rows = {line.split()[4]: line.split()[2:8] for line in lines[2:]}  # method tag -> columns
-    assert rows["full"] == ["deberta-v2-xxlarge", "cola", "full", "2.5e-06", "10", "4x8"]
-    assert rows["lora-r16-qv"][3:6] == ["0.00013", "10", "4x8"]
-    assert rows["dcft-d8-s8"][3:6] == ["0.0008", "25", "4"]
+    assert lines[0].startswith("3 jobs, 3 cells") and len(lines) == 6  # count, cost, header, 3 jobs
+    rows = {line.split()[4]: line.split()[2:8] for line in lines[3:]}  # method tag -> columns
+    assert rows["full"] == ["deberta-v2-xxlarge", "cola", "full", "2.5e-06", "10ep", "4x8"]
+    assert rows["lora-r16-qv"][3:6] == ["0.00013", "10ep", "4x8"]
+    assert rows["dcft-d8-s8"][3:6] == ["0.0008", "25ep", "4"]
+
+
+def test_plan_shows_steps_where_max_steps_caps_the_run(capsys):
+    """The MiniLM study caps runs by optimizer steps: its rows show the steps, not the task's epochs."""
+    spec = importlib.util.spec_from_file_location("plan", ROOT / "scripts" / "plan.py")
+    plan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plan)
+    args = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8,lora", "lr_x=10", "results_dir=/nonexistent"]
+    assert plan.main(args) == 0
+    rows = {line.split()[4]: line.split()[2:8] for line in capsys.readouterr().out.splitlines()[3:]}
+    assert rows["dcft-d8-s8"][3:5] == ["0.01", "1080steps"] and rows["lora-r1"][3:5] == ["0.001", "1080steps"]

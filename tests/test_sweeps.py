@@ -65,6 +65,33 @@ def test_plan_lists_jobs_and_their_records(tmp_path):
                for line in lines)
 
 
+def test_plan_prices_the_unfinished_jobs_from_the_finished_runs_step_times(tmp_path):
+    """`make plan` before a sweep: seconds per step measured by finished runs of the same (model, task, method),
+    scaled to each unfinished job's steps; a job with no timed peer is counted apart, not guessed."""
+    from hydra import compose, initialize_config_dir
+
+    from dcft.config import from_hydra
+    from dcft.paths import CONF_DIR
+
+    results = tmp_path / "r"
+    job = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8", "lr_x=1", f"results_dir={results}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cell = Path(from_hydra(compose(config_name="config", overrides=job), overrides=job).record_path)
+    cell.parent.mkdir(parents=True)
+    cell.write_text(json.dumps({"status": "finished", "step": 1080, "train_time_s": 7000, "eval_time_s": 776}))
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=minilm_study", "task=stsb", "method=dcft_d8,lora",
+           "lr_x=1,3", f"results_dir={results}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("4 jobs, 4 cells: 1 finished")
+    # 7,776 s / 1,080 steps = 7.2 s per step; the unfinished DCFT job: 1,080 steps = 2.16 h; LoRA has no timing
+    assert lines[1].startswith("measured cost of the 1 unfinished jobs with a timed peer: 2.2 job-hours; 2 without")
+    rows = {(line.split()[4], line.split()[5]): line.split()[9] for line in lines[3:]}
+    assert rows[("dcft-d8-s8", "0.003")] == rows[("dcft-d8-s8", "0.001")] == "7.20"
+    assert rows[("lora-r1", "0.0001")] == "?"
+
+
 def test_plan_todo_lists_the_unfinished_jobs_as_run_py_arguments(tmp_path):
     """`make sweep-local` pipes these lines into `xargs -P N -L 1 python run.py`: one job per line, shell-quoted."""
     import shlex
