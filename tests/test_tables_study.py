@@ -153,6 +153,18 @@ def test_render_writes_summary_matched_table_and_figure_deterministically(study_
             and r["runs_model"] == MODEL} == {"highest"}
 
 
+def test_a_full_render_removes_the_summary_and_figure_of_a_model_whose_records_are_gone(study_results, tmp_path):
+    out = tmp_path / "out"
+    render(study_results, out)
+    mine = out / "tables" / "my_notes.md"  # not a name the renderer owns: never touched
+    mine.write_text("keep me")
+    render(tmp_path / "no-records", out, model="minilm", figures=False)  # one model asked for: nothing removed
+    assert (out / "tables" / "summary_minilm.md").exists()
+    render(tmp_path / "no-records", out)
+    assert not list((out / "tables").glob("summary_*")) and not list((out / "figures").glob("params_vs_metric_*"))
+    assert mine.read_text() == "keep me" and (out / "tables" / "table1.md").exists()
+
+
 def test_figures_2_and_3_show_the_paper_model_or_else_a_model_that_has_runs(study_results):
     from dcft.results.figures import figure_model
 

@@ -3,7 +3,8 @@
 Reads `<results_dir>/runs`, writes under `<out>` (dcft.paths): `tables/table{1..6}.{md,tex,csv}`,
 `tables/param_matched.{md,tex,csv}`, `tables/summary_<model>.md` (+ `.csv`, `_paired.csv`) per model with
 records, the index `tables/README.md`, and `figures/`. Output is a pure function of the records (sorted
-inputs, fixed number formats, no timestamps) and every file is written atomically.
+inputs, fixed number formats, no timestamps) and every file is written atomically; a full render also removes
+the per-model summaries and figures of models that no longer have records.
 """
 
 from __future__ import annotations
@@ -71,4 +72,20 @@ def render(
                       f"{rule})" for s in summaries]
     index_text = to_index(tables, matched, summaries, command_line(rule, agg, model, hparams_set), outside, fig_notes)
     written.append(atomic_write_text(out_tables / "README.md", index_text))
+    if model is None:  # a full render: a model whose records are gone loses its summary and figure too
+        remove_stale_per_model_outputs(out_tables, figures_dir(out_dir), written)
     return written
+
+
+PER_MODEL_OUTPUTS = ("summary_*.md", "summary_*.csv", "params_vs_metric_*.png", "params_vs_metric_*.pdf")
+
+
+def remove_stale_per_model_outputs(out_tables: Path, out_figures: Path, written: list[Path]) -> list[Path]:
+    """Delete per-model files this render did not write (only names it owns): left in place, a summary of
+    records since removed would still read as a result. Returns what was deleted."""
+    kept = {p.resolve() for p in written}
+    stale = sorted(p for folder in (out_tables, out_figures) if folder.is_dir() for pattern in PER_MODEL_OUTPUTS
+                   for p in folder.glob(pattern) if p.resolve() not in kept)
+    for path in stale:
+        path.unlink()
+    return stale
