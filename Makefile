@@ -66,9 +66,18 @@ plan:  ## list the jobs of a preset without running them: make plan EXP=table4
 sweep-local:  ## a preset's unfinished jobs, JOBS at a time on this machine: make sweep-local EXP=minilm_study
 	$(PY) scripts/plan.py --todo +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
-study:  ## the MiniLM study (results/minilm/README.md): phase 1 (lr grid, seed 1), then phase 2; resumable
-	$(MAKE) sweep-local EXP=minilm_study
-	$(MAKE) study-seeds
+STUDY_TASKS ?= stsb cola rte
+
+# One task at a time, so a stopped study has whole tasks done: its lr grids (phase 1), then seeds at the winners
+# (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second). A failed cell
+# (e.g. a NaN at the top of a grid) is on record and does not stop the others.
+study:  ## the MiniLM study (results/minilm/README.md): per task, the lr grids on seed 1, then seeds 2-3; resumable
+	@for t in $(STUDY_TASKS); do \
+	  $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t $(ARGS)" || echo "study: a $$t cell failed (its record says why)"; \
+	  for pass in 1 2; do \
+	    $(MAKE) --no-print-directory study-seeds ARGS="task=$$t $(ARGS)" || echo "study: a $$t phase-2 cell failed"; \
+	  done; \
+	done
 
 study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr; an edge winner first gets the next grid point
 	$(PY) scripts/study_seeds.py --results-dir $(RESULTS) --model minilm --seeds 2,3 -- +experiment=minilm_study \
