@@ -107,11 +107,11 @@ def test_missing_commands_reuse_the_settings_shared_by_the_model_runs(tmp_path):
         path = write_record(tmp_path, model="minilm", seed=seed, lr=lr, best=60.0)
         record = json.loads(path.read_text())
         record["overrides"] = ["model=minilm", "task=rte", f"seed={seed}", f"method.lr={lr}", "data.dir=/glue",
-                               "+experiment=minilm_cpu", "method=dcft_d8"]
+                               "+experiment=minilm_study", "method=dcft_d8"]
         path.write_text(json.dumps(record))
     t4 = table(load_records(tmp_path), 4, model="minilm")
     command = next(c for c in t4.commands if "task=stsb" in c and "kernel=2 " in c)
-    assert command.endswith("seed=1,2 data.dir=/glue +experiment=minilm_cpu")
+    assert command.endswith("seed=1,2 data.dir=/glue +experiment=minilm_study")
     assert "method.lr" not in command and "method=dcft_d8" not in command
 
 
