@@ -122,8 +122,10 @@ def to_markdown(summary: Summary) -> str:
         f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
         f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
         "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end. "
-        f"Plateau: every run at the best rule's lr neither gained more than {PLATEAU_TOLERANCE} in the last third "
-        "of its steps nor stayed more than that below its best there (the largest gap shown).",
+        f"Plateau (was the schedule long enough?): every run at the best rule's lr gained at most {PLATEAU_TOLERANCE} "
+        "in the last third of its steps over its best before (the largest gain shown); a last third that stayed "
+        f"more than {PLATEAU_TOLERANCE} below the run's best is named too (a passing peak: the final rule reads "
+        "lower).",
         "",
         "| Task | Method | Settings | #Params | lrs tried | lr (best) | best | lr (final) | final | Plateau |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -154,7 +156,7 @@ def to_markdown(summary: Summary) -> str:
 
 # fmt: off
 CSV_FIELDS = ["model", "task", "method_tag", "settings_id", "hparams_set", "params", "lrs", "n_other_settings",
-              "rule", "lr", "lr_edge", "status", "metric", "mean", "std", "n", "plateau_gap"]
+              "rule", "lr", "lr_edge", "status", "metric", "mean", "std", "n", "plateau_gain", "plateau_shortfall"]
 PAIRED_FIELDS = ["model", "task", "compared", "reference", "metric", "rule", "mean", "std", "n_pairs"]
 # fmt: on
 
@@ -173,7 +175,7 @@ def to_csv(summary: Summary) -> str:
             sel = line.by_rule[rule]
             for column in TASK_COLUMNS[line.task]:
                 stat = sel.stat(column.key, rule, AGG) if sel.status == "finished" else None
-                gaps = [p.gap for r in sel.runs if (p := plateau(r, column.key)) is not None]
+                found = [p for r in sel.runs if (p := plateau(r, column.key)) is not None]
                 writer.writerow({
                     "model": summary.model, "task": line.task, "method_tag": line.tag,
                     "settings_id": (sel.group.settings_id or "") if sel.group else "",
@@ -182,7 +184,8 @@ def to_csv(summary: Summary) -> str:
                     "n_other_settings": len(sel.others), "rule": rule, "lr": "" if sel.lr is None else fmt_lr(sel.lr),
                     "lr_edge": sel.edge or "", "status": sel.status, "metric": column.key,
                     "mean": _num(stat and stat.value), "std": _num(stat and stat.std), "n": stat.n if stat else "",
-                    "plateau_gap": _num(max(gaps, default=None)),
+                    "plateau_gain": _num(max((p.gain for p in found), default=None)),
+                    "plateau_shortfall": _num(max((p.shortfall for p in found), default=None)),
                 })
     return out.getvalue()
 
