@@ -7,7 +7,7 @@ from conftest import ROOT, compose_and_run
 from dcft.paths import record_path
 from dcft.run_record import read_record
 
-STUDY_CELL = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8", "lr_x=10", "logger=none"]
+STUDY_CELL = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8", "lr_x=3", "logger=none"]
 
 
 @pytest.mark.slow
@@ -19,4 +19,4 @@ def test_a_study_cell_reproduces_its_committed_record(tmp_path, real_glue):
     ours, theirs = record["best"]["metrics"]["pearson"], committed["best"]["metrics"]["pearson"]
     # Deterministic on one CPU; other CPUs sum in other orders: the dev Pearson stays within a point.
     assert abs(ours - theirs) < 1.0, (ours, theirs)
-    assert ours > 80  # a constant prediction has no correlation: this is learning, not noise
+    assert ours > 83  # a constant prediction has no correlation: this is learning, not noise
