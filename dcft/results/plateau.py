@@ -47,7 +47,7 @@ def plateau_text(records: Iterable[Record], key: str) -> str:
     if not found:
         return "—"
     gain, shortfall = max(p.gain for p in found), max(p.shortfall for p in found)
-    if gain > PLATEAU_TOLERANCE:
+    if not all(p.long_enough for p in found):
         return f"no (+{gain:.2f} in the last third)"
     peak = f"; {shortfall:.2f} below its best at the end" if shortfall > PLATEAU_TOLERANCE else ""
     return f"yes (+{gain:.2f}{peak})"
