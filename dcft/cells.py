@@ -22,7 +22,7 @@ from dcft.paths import cell_path
 NOT_COMPUTING = (
     "method.name", "method.lr", "trainer.lr",  # the method is the tag; the lr has its own path part
     "trainer.eval_batch_size", "trainer.save_adapter", "trainer.save_predictions", "trainer.checkpoint_every",
-    "trainer.keep_checkpoints", "trainer.num_workers", "trainer.threads",
+    "trainer.keep_checkpoints", "trainer.keep_checkpoints_when_finished", "trainer.num_workers", "trainer.threads",
     "trainer.reporting_rule",  # records hold both the best and the final step
     "data.dir", "data.cache",  # where the data comes from, not what it is
 )

@@ -94,6 +94,11 @@ def save(accelerator: Accelerator, run_dir: Path, state: TrainState, keep: int, 
     return final
 
 
+def remove_all(run_dir: Path) -> None:
+    """Delete a finished run's checkpoints (a finished cell is skipped, never resumed; the adapter is kept apart)."""
+    shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)
+
+
 def load(accelerator: Accelerator, path: Path, adapted=None) -> TrainState:
     accelerator.load_state(str(path), strict=False)
     if adapted is not None and adapted.set_method_state is not None and (path / METHOD_TENSORS).exists():

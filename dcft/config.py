@@ -96,6 +96,7 @@ class TrainerSettings:
     save_predictions: bool = True
     checkpoint_every: int | None = None
     keep_checkpoints: int = 2
+    keep_checkpoints_when_finished: bool = False  # a finished cell is never resumed: its checkpoints go
     num_workers: int = 0
     threads: int | None = None  # CPU threads; None = OMP_NUM_THREADS, else its CPUs / the local jobs beside it
 

@@ -222,7 +222,13 @@ class Trainer:
                 st.epoch += 1
                 st.batch_in_epoch = 0
         self.progress.close()
-        return self.write_record("finished")
+        if self.tcfg.keep_checkpoints_when_finished:
+            return self.write_record("finished")
+        self.state.last_checkpoint = None
+        record = self.write_record("finished")  # first the result, then the checkpoints it no longer needs
+        if self.acc.is_main_process:
+            checkpoint.remove_all(self.run_dir)
+        return record
 
     def _preemption_requested(self) -> tuple[bool, bool]:
         """(stop, requeue) as any process saw it: checkpoints are collective, so all must stop at the same step."""

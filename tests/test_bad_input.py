@@ -83,7 +83,8 @@ def test_unwritable_results_dir(setup, capsys):
 def test_a_changed_setting_is_a_new_cell_and_leaves_the_interrupted_one_alone(setup):
     """Resuming with other settings cannot mix two computations: they are two cells."""
     tmp_path, data, results, minilm = setup
-    args = short_run(minilm, data, results, "trainer.checkpoint_every=1", "trainer.max_steps=2")
+    args = short_run(minilm, data, results, "trainer.checkpoint_every=1", "trainer.max_steps=2",
+                     "trainer.keep_checkpoints_when_finished=true")
     _, first = compose_and_run(args)
     for path in results.rglob("seed6.json"):  # fake an interrupted cell: no record, checkpoints left
         path.unlink()

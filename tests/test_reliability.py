@@ -134,8 +134,20 @@ def test_checkpoints_hold_only_trained_tensors_and_load_safely(tmp_path, minilm_
     from safetensors.torch import load_file
 
     data = write_rte(tmp_path / "glue")
-    compose_and_run(short_run(minilm_dir, data, tmp_path / "r", "trainer.checkpoint_every=1", "method=lora"))
+    compose_and_run(short_run(minilm_dir, data, tmp_path / "r", "trainer.checkpoint_every=1", "method=lora",
+                              "trainer.keep_checkpoints_when_finished=true"))
     ckpts = sorted((tmp_path / "r").rglob("checkpoints/step-*"))
     assert [c.name for c in ckpts] == ["step-1", "step-2"]  # keep_checkpoints=2; the last step needs none
     tensors = load_file(str(ckpts[-1] / "model.safetensors"))
     assert tensors and all("lora_" in k or "classifier" in k or "pooler" in k for k in tensors)
+
+
+def test_a_finished_run_deletes_its_checkpoints_and_keeps_its_result(tmp_path, minilm_dir):
+    """A finished cell is skipped, never resumed: its checkpoints (Full FT: the whole model and optimizer) go."""
+    data = write_rte(tmp_path / "glue")
+    record, cfg = compose_and_run(short_run(minilm_dir, data, tmp_path / "r", "trainer.checkpoint_every=1"))
+    run_dir = Path(cfg.run_dir)
+    assert record["status"] == "finished" and record["last_checkpoint"] is None
+    assert not (run_dir / "checkpoints").exists()
+    assert json.loads((run_dir / "record.json").read_text())["status"] == "finished"
+    assert (run_dir / "adapter").is_dir()  # the trained method is kept apart from the checkpoints
