@@ -6,7 +6,8 @@
 For every (task, method tag) of the model, the lr is the one the tables pick (dcft.results: the settings group with
 the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
 own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
-cells that already have a finished record are skipped by the harness. A winner on the edge of its grid gets no
+cells that already have a finished record are skipped by the harness. A (task, method) with fewer than
+`--min-grid` (4) finished lrs gets nothing yet: its grid is not done. A winner on the edge of its grid gets no
 seeds yet: when its run chose the lr through `lr_x` (a half-decade grid: ..., 0.3, 1, 3, 10, 30, 100, ...), the
 next grid point beyond the edge is printed instead (seed 1), so running phase 2 again after it finishes seeds the
 new winner; otherwise the edge is reported on stderr. Overrides after `--` restrict the records to runs made with
@@ -28,12 +29,17 @@ from dcft.results.columns import select_key  # noqa: E402
 NOT_REPEATED = ("seed=", "results_dir=")  # each line sets its own
 
 
-def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str]) -> list[str]:
+def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str], min_grid: int = 4) -> list[str]:
     index = RecordIndex(load_records(results_dir))
     lines = []
     for m, task, tag in index.keys(model):
         selection = index.select(m, task, tag, select_key(task), "best", "mean")
         if selection.lr is None:
+            continue
+        tried = len(selection.grid)  # finished or diverged lrs (a failed run, e.g. out of memory, gets rerun)
+        if tried < min_grid:  # seeds spent at a half-run grid's winner may be spent at the wrong lr
+            print(f"{task} {tag}: {tried} lr(s) done, fewer than {min_grid}: finish its grid (phase 1) first",
+                  file=sys.stderr)
             continue
         winner = selection.runs[0]
         overrides = [o for o in winner.get("overrides") or [] if not o.startswith(NOT_REPEATED)]
@@ -75,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--model", required=True)
     parser.add_argument("--seeds", default="2,3", help="comma-separated seeds to add")
+    parser.add_argument("--min-grid", type=int, default=4,
+                        help="seed only a (task, method) with at least this many finished lrs (default 4)")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    for line in phase2_lines(args.results_dir, args.model, seeds, [r for r in required if "=" in r]):
+    for line in phase2_lines(args.results_dir, args.model, seeds, [r for r in required if "=" in r], args.min_grid):
         print(line)
     return 0
 

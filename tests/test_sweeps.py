@@ -120,12 +120,31 @@ def test_study_seeds_repeat_each_winning_run_with_other_seeds(tmp_path, capsys):
     for lr, score in ((1e-4, 50.0), (3e-4, 55.0)):  # LoRA's winner sits on its grid's edge
         write_record(tmp_path, model="minilm", task="rte", tag="lora-r1", lr=lr, best=score,
                      overrides=["task=rte", "method=lora", f"method.lr={lr}", "seed=1"])
-    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3"]) == 0
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3", "--min-grid", "2"]) == 0
     out, err = capsys.readouterr()
     assert sorted(out.splitlines()) == sorted([  # the winner's overrides, results_dir and seed replaced
         f"task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study results_dir={tmp_path} seed=2",
         f"task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study results_dir={tmp_path} seed=3"])  # no LoRA line
     assert "rte lora-r1: lr 0.0003 won (tried 0.0001, 0.0003; highest tried" in err and "extend the grid" in err
+
+
+def test_study_seeds_wait_until_a_grid_has_four_finished_lrs(tmp_path, capsys):
+    """Seeds spent at the winner of a half-run grid may be spent at the wrong lr: phase 2 waits for phase 1."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from record_fixtures import write_record
+    from study_seeds import main
+
+    for lr, x, score in ((1e-3, 1, 60.0), (3e-3, 3, 70.0), (1e-2, 10, 65.0)):
+        write_record(tmp_path, model="minilm", task="rte", lr=lr, best=score,
+                     overrides=["task=rte", "method=dcft_d8", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "rte dcft-d8-s8: 3 lr(s) done, fewer than 4: finish its grid (phase 1) first" in err
+    write_record(tmp_path, model="minilm", task="rte", lr=3e-2, best=50.0, status="diverged",  # an answer too
+                 overrides=["task=rte", "method=dcft_d8", "lr_x=30", "+experiment=minilm_study", "seed=1"])
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study results_dir={tmp_path} seed={s}" for s in (2, 3)]
 
 
 def test_study_seeds_extend_a_grid_whose_winner_sits_on_its_edge(tmp_path, capsys):
@@ -143,7 +162,7 @@ def test_study_seeds_extend_a_grid_whose_winner_sits_on_its_edge(tmp_path, capsy
     for lr, x, score in ((1e-4, 1, 60.0), (3e-4, 3, 50.0)):  # the lowest wins: try lr_x=0.3
         write_record(tmp_path, model="minilm", task="stsb", tag="lora-r1", lr=lr, best=score,
                      overrides=["task=stsb", "method=lora", f"lr_x={x}", "+experiment=minilm_study", "seed=1"])
-    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3", "--",
+    assert main(["--results-dir", str(tmp_path), "--model", "minilm", "--seeds", "2,3", "--min-grid", "2", "--",
                  "+experiment=minilm_study", f"results_dir={tmp_path}"]) == 0  # as make study-seeds calls it
     out, err = capsys.readouterr()
     assert sorted(out.splitlines()) == sorted([

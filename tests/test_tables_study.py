@@ -91,6 +91,17 @@ def test_summary_shows_mnli_mismatched_at_the_best_step_and_at_the_end(tmp_path)
     assert mm == {"best": "79.0000", "final": "81.0000"}
 
 
+def test_an_lr_that_diverged_is_part_of_the_grid_not_its_winner(study_results):
+    """DCFT's 0.01 won among its finished lrs, but 0.03 was tried and diverged: 0.01 is not on the grid's edge."""
+    write_record(study_results, model=MODEL, task="rte", tag="dcft-d8-s8", lr=0.03, seed=1, best=None,
+                 status="diverged", trainable=7488)
+    d8 = line(build_summary(RecordIndex(load_records(study_results)), MODEL), "dcft-d8-s8").by_rule["best"]
+    assert d8.lr == 0.01 and d8.lrs == (0.003, 0.01) and d8.diverged_lrs == (0.03,) and d8.edge is None
+    assert d8.lr_text() == "lr 0.01 won (tried 0.003, 0.01, 0.03 (diverged))"
+    md = study.to_markdown(build_summary(RecordIndex(load_records(study_results)), MODEL))
+    assert "| 0.003, 0.01, 0.03 (diverged) | 0.01 | 57.00 ± 1.00 (n=3) |" in md
+
+
 def test_summary_lists_other_settings_groups(tmp_path):
     write_record(tmp_path, model=MODEL, tag="lora-r1", seed=1, best=60.0, settings_id="released-11111111")
     write_record(tmp_path, model=MODEL, tag="lora-r1", seed=2, best=61.0, settings_id="released-11111111")

@@ -42,7 +42,7 @@ def add_notes(table: Table, block: Block, index: RecordIndex) -> None:
             where = f"{sel.model} / {task_label(task)} / {row.label} (`{tag}`)"
             if sel.status == "missing" and method.fixed_tag is None:
                 table.commands.append(run_command(sel.model, task, method, seeds, shared + own, hparams_set))
-            if len(sel.lrs) > 1:
+            if len(sel.grid) > 1:
                 table.lr_notes.append(f"{where}: {sel.lr_text()}")
             for other in sel.others:
                 shown = f"shows {sel.group.describe()}" if sel.group else "shows none (other hyper-parameter set)"

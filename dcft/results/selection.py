@@ -103,6 +103,7 @@ class Selection:
     status: str
     lr: float | None = None
     lrs: tuple[float, ...] = ()  # every lr with finished runs, ascending
+    diverged_lrs: tuple[float, ...] = ()  # lrs tried whose runs all diverged (loss NaN/inf): no score, an answer
     runs: tuple[Record, ...] = ()  # finished runs at the winning lr, by seed
     failed: tuple[Record, ...] = ()  # failed/diverged/preempted runs, any lr
     running: tuple[Record, ...] = ()
@@ -123,14 +124,25 @@ class Selection:
 
     @property
     def edge(self) -> str | None:
-        """'lowest' / 'highest' when the winning lr sits on the edge of a grid of two or more lrs."""
-        if self.lr is None or len(self.lrs) < 2:
+        """'lowest' / 'highest' when the winning lr sits on the edge of a grid of two or more lrs (an lr tried
+        beyond the winner counts even when it diverged: the grid did go past it)."""
+        grid = self.grid
+        if self.lr is None or len(grid) < 2:
             return None
-        return "lowest" if self.lr == self.lrs[0] else "highest" if self.lr == self.lrs[-1] else None
+        return "lowest" if self.lr == grid[0] else "highest" if self.lr == grid[-1] else None
+
+    @property
+    def grid(self) -> tuple[float, ...]:
+        """Every lr tried with an answer (finished, or diverged), ascending."""
+        return tuple(sorted({*self.lrs, *self.diverged_lrs}))
+
+    def grid_text(self) -> str:
+        """`0.001, 0.003, 0.01, 0.03 (diverged)`."""
+        return ", ".join(fmt_lr(x) + (" (diverged)" if x in self.diverged_lrs else "") for x in self.grid)
 
     def lr_text(self) -> str:
         """`lr 0.01 won (tried 0.003, 0.01; highest tried: the grid may be too narrow)`."""
-        tried = ", ".join(fmt_lr(x) for x in self.lrs)
+        tried = self.grid_text()
         edge = f"; {self.edge} tried: the grid may be too narrow" if self.edge else ""
         return f"lr {fmt_lr(self.lr)} won (tried {tried}{edge})"
 
@@ -195,6 +207,7 @@ class RecordIndex:
         if not finished:
             return Selection(status=RUNNING if extra["running"] else "failed", **base, **extra)
         lrs = sorted({float(r["lr"]) for r in finished})
+        extra["diverged_lrs"] = tuple(sorted({float(r["lr"]) for r in runs if r["status"] == "diverged"} - set(lrs)))
         scored = []
         for lr in lrs:
             at_lr = [r for r in finished if float(r["lr"]) == lr]

@@ -99,9 +99,9 @@ def lr_text(sel: Selection) -> str:
     """`0.01 (highest of 2)`, `0.003 (lowest of 3)`, `0.005`, `0.01 (only lr)`, or — without a winner."""
     if sel.lr is None:
         return DASH
-    if len(sel.lrs) == 1:
+    if len(sel.grid) == 1:
         return f"{fmt_lr(sel.lr)} (only lr)"
-    return fmt_lr(sel.lr) + (f" ({sel.edge} of {len(sel.lrs)})" if sel.edge else "")
+    return fmt_lr(sel.lr) + (f" ({sel.edge} of {len(sel.grid)})" if sel.edge else "")
 
 
 def metrics_text(sel: Selection, task: str, rule: str) -> str:
@@ -134,7 +134,7 @@ def to_markdown(summary: Summary) -> str:
         sel = line.any
         params = DASH if sel.params is None else f"{format_params(sel.params)} ({sel.params:,})"
         cells = [task_label(line.task), f"`{line.tag}`", sel.group.name if sel.group else DASH, params,
-                 ", ".join(fmt_lr(x) for x in sel.lrs) or DASH]
+                 sel.grid_text() or DASH]
         for rule in RULES:
             cells += [lr_text(line.by_rule[rule]), metrics_text(line.by_rule[rule], line.task, rule)]
         cells.append(plateau_text(line.by_rule[RULES[0]].runs, select_key(line.task)))
