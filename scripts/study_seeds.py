@@ -7,7 +7,7 @@ For every (task, method tag) of the model, the lr is the one the tables pick (dc
 the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
 own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
 cells that already have a finished record are skipped by the harness. A (task, method) with fewer than
-`--min-grid` (4) finished lrs gets nothing yet: its grid is not done. A winner on the edge of its grid gets no
+`--min-grid` (4) lrs done (finished, or diverged) gets nothing yet: its grid is not done. A winner on the edge of its grid gets no
 seeds yet: when its run chose the lr through `lr_x` (a half-decade grid: ..., 0.3, 1, 3, 10, 30, 100, ...), the
 next grid point beyond the edge is printed instead (seed 1), so running phase 2 again after it finishes seeds the
 new winner; otherwise the edge is reported on stderr. Overrides after `--` restrict the records to runs made with
@@ -36,14 +36,14 @@ def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[
         selection = index.select(m, task, tag, select_key(task), "best", "mean")
         if selection.lr is None:
             continue
+        winner = selection.runs[0]
+        overrides = [o for o in winner.get("overrides") or [] if not o.startswith(NOT_REPEATED)]
+        if not all(r in overrides for r in required if not r.startswith(NOT_REPEATED)):
+            continue
         tried = len(selection.grid)  # finished or diverged lrs (a failed run, e.g. out of memory, gets rerun)
         if tried < min_grid:  # seeds spent at a half-run grid's winner may be spent at the wrong lr
             print(f"{task} {tag}: {tried} lr(s) done, fewer than {min_grid}: finish its grid (phase 1) first",
                   file=sys.stderr)
-            continue
-        winner = selection.runs[0]
-        overrides = [o for o in winner.get("overrides") or [] if not o.startswith(NOT_REPEATED)]
-        if not all(r in overrides for r in required if not r.startswith(NOT_REPEATED)):
             continue
         here = f"results_dir={results_dir}"  # where this study's records are, whichever machine wrote them
         if selection.edge:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--seeds", default="2,3", help="comma-separated seeds to add")
     parser.add_argument("--min-grid", type=int, default=4,
-                        help="seed only a (task, method) with at least this many finished lrs (default 4)")
+                        help="seed only a (task, method) with at least this many lrs done: finished or diverged (4)")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     for line in phase2_lines(args.results_dir, args.model, seeds, [r for r in required if "=" in r], args.min_grid):
