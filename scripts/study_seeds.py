@@ -7,11 +7,11 @@ For every (task, method tag) of the model, the lr is the one the tables pick (dc
 the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
 own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
 cells that already have a finished record are skipped by the harness. A (task, method) with fewer than
-`--min-grid` (4) lrs done (finished, or diverged) gets nothing yet: its grid is not done. A winner on the edge of its grid gets no
-seeds yet: when its run chose the lr through `lr_x` (a half-decade grid: ..., 0.3, 1, 3, 10, 30, 100, ...), the
-next grid point beyond the edge is printed instead (seed 1), so running phase 2 again after it finishes seeds the
-new winner; otherwise the edge is reported on stderr. Overrides after `--` restrict the records to runs made with
-them.
+`--min-grid` (4) lrs done (finished, or diverged) gets nothing yet: its grid is not done. A winner on the edge of
+its grid gets no seeds yet: when its run chose the lr through `lr_x` (a half-decade grid: ..., 0.3, 1, 3, 10, 30,
+100, ...), the next grid point beyond the edge is printed instead (seed 1), so running phase 2 again after it
+finishes seeds the new winner; otherwise the edge is reported on stderr. Overrides after `--` restrict the records
+to runs made with them.
 """
 
 from __future__ import annotations
