@@ -7,7 +7,8 @@ It expands the sweep exactly as `python run.py -m` would (Hydra's own override p
 sweeper), composes every job, and looks up its cell in the record store. One line per job shows what differs
 between rows before anything is launched: model, task, method tag, the effective lr, length (epochs, or steps where
 trainer.max_steps caps them), batch (per device x accumulated batches: 4x8), the settings id, the seconds per
-step measured by finished runs of the same model, task and method ("?" without one), then the command; the
+step measured by finished runs of the same model, task and method (`~`: of its task's other methods; "?"
+without any), then the command; the
 unfinished jobs' total cost follows the count when steps and times are known. With --todo it prints only the
 jobs whose cell has no finished record, one line of shell-quoted overrides each: fed to
 `xargs -P N -L 1 python run.py`, N jobs run side by side on one machine (each a process of its own, sharing the
@@ -56,11 +57,12 @@ def settings_columns(cfg: RunConfig) -> tuple[str, ...]:
 COLUMNS = ("model", "task", "method tag", "lr", "length", "batch", "settings id", "s/step")
 
 
-def seconds_per_step(tag_dir: Path) -> float | None:
-    """Wall seconds per optimizer step (training and its evaluations) measured by the finished runs of one
-    (model, task, method tag), any settings: the median over their records; None without one."""
+def seconds_per_step(folder: Path, pattern: str = "*/*/*.json") -> float | None:
+    """Wall seconds per optimizer step (training and its evaluations) measured by the finished runs under one
+    method tag's folder (<model>/<task>/<tag>: any settings), or with pattern "*/*/*/*.json" a task's folder (any
+    method): the median over their records; None without one."""
     rates = []
-    for path in tag_dir.glob("*/*/*.json"):
+    for path in folder.glob(pattern):
         record = read_record(path) or {}
         steps, seconds = record.get("step"), (record.get("train_time_s") or 0) + (record.get("eval_time_s") or 0)
         if record.get("status") == "finished" and isinstance(steps, int) and steps > 0 and seconds > 0:
@@ -68,13 +70,26 @@ def seconds_per_step(tag_dir: Path) -> float | None:
     return statistics.median(rates) if rates else None
 
 
-def cost_line(todo: list[tuple[float | None, int | None]]) -> str:
-    """The unfinished jobs' cost from (seconds per step, steps) pairs; a job lacking either is counted apart."""
-    known = [rate * steps for rate, steps in todo if rate is not None and steps]
+def step_time(cell: Path) -> tuple[float | None, bool]:
+    """(seconds per step, exact): from finished runs of the cell's own method, else (approximate) of its task."""
+    own = seconds_per_step(cell.parents[2])
+    if own is not None:
+        return own, True
+    return seconds_per_step(cell.parents[3], "*/*/*/*.json"), False
+
+
+def cost_line(todo: list[tuple[float | None, bool, int | None]]) -> str:
+    """The unfinished jobs' cost from (seconds per step, exact, steps); a job lacking either number is counted
+    apart, one timed only through its task's other methods is counted as approximate."""
+    known = [(rate * steps, exact) for rate, exact, steps in todo if rate is not None and steps]
+    approx = sum(not exact for _, exact in known)
     unknown = len(todo) - len(known)
-    text = f"measured cost of the {len(known)} unfinished jobs with a timed peer: {sum(known) / 3600:.1f} job-hours"
+    text = (f"measured cost of the {len(known)} unfinished jobs with a timed peer: "
+            f"{sum(c for c, _ in known) / 3600:.1f} job-hours")
+    if approx:
+        text += f" ({approx} timed by other methods on their task: ~)"
     if unknown:
-        text += f"; {unknown} without one (no finished run of their model, task and method, or no max_steps)"
+        text += f"; {unknown} without one (no finished run of their task, or no max_steps)"
     return text + " (one job-hour: a job on one thread beside the others, as the timed runs ran)"
 
 
@@ -94,10 +109,10 @@ def main(arguments: list[str]) -> int:
             note = " (same cell as an earlier job)" if duplicate else ""
             if todo and status != "finished" and not duplicate:
                 print(" ".join(shlex.quote(o) for o in job))
-            rate = seconds_per_step(cell.parents[2])
+            rate, exact = step_time(cell)
             if status != "finished" and not duplicate:
-                todo_cost.append((rate, cfg.trainer.max_steps))
-            columns = (*settings_columns(cfg), f"{rate:.2f}" if rate is not None else "?")
+                todo_cost.append((rate, exact, cfg.trainer.max_steps))
+            columns = (*settings_columns(cfg), "?" if rate is None else f"{'' if exact else '~'}{rate:.2f}")
             rows.append((status, columns, "python run.py " + " ".join(job) + note))
     if todo:
         return 0

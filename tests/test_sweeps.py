@@ -67,7 +67,8 @@ def test_plan_lists_jobs_and_their_records(tmp_path):
 
 def test_plan_prices_the_unfinished_jobs_from_the_finished_runs_step_times(tmp_path):
     """`make plan` before a sweep: seconds per step measured by finished runs of the same (model, task, method),
-    scaled to each unfinished job's steps; a job with no timed peer is counted apart, not guessed."""
+    scaled to each unfinished job's steps; without one, its task's other methods time it (marked ~); a job on a
+    task with no finished run is counted apart, not guessed."""
     from hydra import compose, initialize_config_dir
 
     from dcft.config import from_hydra
@@ -85,11 +86,17 @@ def test_plan_prices_the_unfinished_jobs_from_the_finished_runs_step_times(tmp_p
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("4 jobs, 4 cells: 1 finished")
-    # 7,776 s / 1,080 steps = 7.2 s per step; the unfinished DCFT job: 1,080 steps = 2.16 h; LoRA has no timing
-    assert lines[1].startswith("measured cost of the 1 unfinished jobs with a timed peer: 2.2 job-hours; 2 without")
+    # 7,776 s / 1,080 steps = 7.2 s per step: 2.16 h per unfinished job; LoRA has no timed run of its own, so
+    # its task's DCFT run times it, approximately (~)
+    assert lines[1].startswith("measured cost of the 3 unfinished jobs with a timed peer: 6.5 job-hours (2 timed by "
+                               "other methods on their task: ~)")
     rows = {(line.split()[4], line.split()[5]): line.split()[9] for line in lines[3:]}
     assert rows[("dcft-d8-s8", "0.003")] == rows[("dcft-d8-s8", "0.001")] == "7.20"
-    assert rows[("lora-r1", "0.0001")] == "?"
+    assert rows[("lora-r1", "0.0001")] == "~7.20"
+    cmd[3:5] = ["task=rte", "method=lora"]  # no finished run on RTE at all
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "0 unfinished jobs with a timed peer: 0.0 job-hours; 2 without one" in out.stdout
+    assert out.stdout.splitlines()[3].split()[9] == "?"
 
 
 def test_plan_todo_lists_the_unfinished_jobs_as_run_py_arguments(tmp_path):
