@@ -222,11 +222,11 @@ class Trainer:
                 st.epoch += 1
                 st.batch_in_epoch = 0
         self.progress.close()
-        if self.tcfg.keep_checkpoints_when_finished:
-            return self.write_record("finished")
-        self.state.last_checkpoint = None
+        remove = not self.tcfg.keep_checkpoints_when_finished
+        if remove:
+            self.state.last_checkpoint = None
         record = self.write_record("finished")  # first the result, then the checkpoints it no longer needs
-        if self.acc.is_main_process:
+        if remove and self.acc.is_main_process:
             checkpoint.remove_all(self.run_dir)
         return record
 

@@ -8,15 +8,15 @@ sweeper), composes every job, and looks up its cell in the record store. One lin
 between rows before anything is launched: model, task, method tag, the effective lr, length (epochs, or steps where
 trainer.max_steps caps them), batch (per device x accumulated batches: 4x8), the settings id, the seconds per
 step measured by finished runs of the same model, task and method (`~`: of its task's other methods; "?"
-without any), then the command; the
-unfinished jobs' total cost follows the count when steps and times are known. With --todo it prints only the
-jobs whose cell has no finished record, one line of shell-quoted overrides each: fed to
-`xargs -P N -L 1 python run.py`, N jobs run side by side on one machine (each a process of its own, sharing the
-cores: dcft.threads).
+without any), then the command; the unfinished jobs' total cost follows the count when steps and times are
+known. With --todo it prints only the jobs whose cell has no finished record, one line of shell-quoted overrides
+each: fed to `xargs -P N -L 1 python run.py`, N jobs run side by side on one machine (each a process of its own,
+sharing the cores: dcft.threads).
 """
 
 from __future__ import annotations
 
+import functools
 import shlex
 import signal
 import statistics
@@ -57,6 +57,7 @@ def settings_columns(cfg: RunConfig) -> tuple[str, ...]:
 COLUMNS = ("model", "task", "method tag", "lr", "length", "batch", "settings id", "s/step")
 
 
+@functools.cache  # every job of a method (and of a task) reads the same folder: read it once
 def seconds_per_step(folder: Path, pattern: str = "*/*/*.json") -> float | None:
     """Wall seconds per optimizer step (training and its evaluations) measured by the finished runs under one
     method tag's folder (<model>/<task>/<tag>: any settings), or with pattern "*/*/*/*.json" a task's folder (any

@@ -17,6 +17,7 @@ from typing import Any
 
 from dcft.results.stats import Stat, aggregate, most_common
 from dcft.results.store import (
+    DIVERGED,
     FAILED_STATUSES,
     FINISHED,
     RUNNING,
@@ -207,7 +208,7 @@ class RecordIndex:
         if not finished:
             return Selection(status=RUNNING if extra["running"] else "failed", **base, **extra)
         lrs = sorted({float(r["lr"]) for r in finished})
-        extra["diverged_lrs"] = tuple(sorted({float(r["lr"]) for r in runs if r["status"] == "diverged"} - set(lrs)))
+        extra["diverged_lrs"] = tuple(sorted({float(r["lr"]) for r in runs if r["status"] == DIVERGED} - set(lrs)))
         scored = []
         for lr in lrs:
             at_lr = [r for r in finished if float(r["lr"]) == lr]

@@ -19,7 +19,8 @@ from dcft.paths import runs_dir
 
 FINISHED = "finished"
 RUNNING = "running"
-FAILED_STATUSES = ("failed", "diverged", "preempted")
+DIVERGED = "diverged"
+FAILED_STATUSES = ("failed", DIVERGED, "preempted")
 STATUSES = (FINISHED, RUNNING, *FAILED_STATUSES)  # every status a record can have
 RULES = ("best", "final")  # best = best dev step (the paper's rule); final = last evaluation
 RULE_TEXT = {"best": "best dev step of each run, the paper's rule", "final": "last evaluation of each run"}
