@@ -185,33 +185,39 @@ def test_figures_2_and_3_show_the_paper_model_or_else_a_model_that_has_runs(stud
     assert figure_model(RecordIndex(load_records(study_results))) == "deberta-v3-base"
 
 
-def test_plateau_check_reads_the_last_third_of_each_runs_evaluations(tmp_path):
-    def curve(*points):  # (step, accuracy) of a 600-step run: the last third is steps > 400
+def test_plateau_check_compares_the_mean_of_the_last_third_with_the_middle_third(tmp_path):
+    def curve(*points):  # (step, accuracy) of a 600-step run: middle third (200, 400], last third > 400
         return {"eval": [[step, {"accuracy": value}] for step, value in points]}
 
     results = tmp_path / "results"
     runs = {
-        ("dcft-d8-s8", 1): curve((200, 50.0), (400, 52.0), (500, 55.0), (600, 58.0)),  # still climbing
-        ("lora-r1", 1): curve((200, 50.0), (400, 60.0), (500, 59.7), (600, 59.0)),  # flat at the end
-        ("lora-r1", 2): curve((200, 50.0), (400, 59.9), (600, 60.0)),
+        ("dcft-d8-s8", 1): curve((100, 40.0), (200, 50.0), (300, 52.0), (400, 54.0), (500, 57.0), (600, 58.0)),
+        # noisy but flat: one lucky evaluation late (61) would fail a max-based check; the means agree
+        ("lora-r1", 1): curve((200, 50.0), (300, 58.0), (400, 60.0), (500, 61.0), (600, 57.0)),
+        ("lora-r1", 2): curve((200, 50.0), (300, 59.9), (400, 60.0), (600, 60.0)),
     }
     for (tag, seed), curves in runs.items():
         write_record(results, model=MODEL, tag=tag, lr=0.01, seed=seed, best=60.0, curves=curves, total_steps=600)
+    write_record(results, model=MODEL, tag="c3a-bmax", lr=0.01, seed=1, best=60.0, total_steps=600,
+                 curves=curve((100, 50.0), (500, 60.0)))  # nothing in the middle third: no verdict
     records = {(r["method_tag"], r["seed"]): r for r in load_records(results)}
-    assert plateau(records["dcft-d8-s8", 1], "accuracy") == Plateau(gain=6.0, shortfall=0.0)
-    assert plateau(records["lora-r1", 1], "accuracy") == Plateau(gain=0.0, shortfall=pytest.approx(0.3))
+    assert plateau(records["dcft-d8-s8", 1], "accuracy") == Plateau(gain=pytest.approx(4.5), shortfall=0.0)
+    assert plateau(records["lora-r1", 1], "accuracy") == Plateau(gain=0.0, shortfall=0.0)
     assert plateau(records["lora-r1", 1], "mcc") is None
-    assert plateau_text([records["dcft-d8-s8", 1]], "accuracy") == "no (+6.00 in the last third)"
+    assert plateau(records["c3a-bmax", 1], "accuracy") is None
+    assert plateau_text([records["dcft-d8-s8", 1]], "accuracy") == "no (+4.50 in the last third)"
     md = study.to_markdown(build_summary(RecordIndex(load_records(results)), MODEL))
     lora_row = next(x for x in md.splitlines() if x.startswith("| RTE | `lora-r1`"))
-    assert lora_row.endswith("| yes (+0.10) |")  # the larger gain of lora's two seeds: 0.0 and 0.1
+    assert lora_row.endswith("| yes (+0.05) |")  # the larger gain of lora's two seeds: 0.0 and 0.05
     write_record(results, model=MODEL, tag="lora-r1", lr=0.01, seed=3, best=61.0, total_steps=600,
                  curves=curve((300, 61.0), (600, 59.0)))
     md = study.to_markdown(build_summary(RecordIndex(load_records(results)), MODEL))
-    # a passing peak: long enough (no gain at the end), but the final rule reads 2 points below the best step
-    assert "| yes (+0.10; 2.00 below its best at the end) |" in md
+    # a passing peak: long enough (it declined: gain -2), but the final rule reads 2 points below the best step
+    assert "| yes (+0.05; 2.00 below its best at the end) |" in md
+    assert plateau_text([records["lora-r1", 1] | {"curves": curve((300, 61.0), (600, 59.0))}], "accuracy") == (
+        "yes (-2.00; 2.00 below its best at the end)")
     rows = list(csv.DictReader(io.StringIO(study.to_csv(build_summary(RecordIndex(load_records(results)), MODEL)))))
-    assert ("lora-r1", "best", "0.1000", "2.0000") in {
+    assert ("lora-r1", "best", "0.0500", "2.0000") in {
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}
-    assert ("dcft-d8-s8", "best", "6.0000", "0.0000") in {
+    assert ("dcft-d8-s8", "best", "4.5000", "0.0000") in {
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}

@@ -122,8 +122,9 @@ def to_markdown(summary: Summary) -> str:
         f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
         f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
         "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end. "
-        f"Plateau (was the schedule long enough?): every run at the best rule's lr gained at most {PLATEAU_TOLERANCE} "
-        "in the last third of its steps over its best before (the largest gain shown); a last third that stayed "
+        "Plateau (was the schedule long enough?): at the best rule's lr, every run's mean over the evaluations of "
+        f"the last third of its steps is at most {PLATEAU_TOLERANCE} above its mean over the middle third (the "
+        "largest gain shown; negative: it declined); a last third whose best stayed "
         f"more than {PLATEAU_TOLERANCE} below the run's best is named too (a passing peak: the final rule reads "
         "lower).",
         "",
