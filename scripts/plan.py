@@ -25,12 +25,14 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.errors import HydraException
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dcft.config import RunConfig, from_hydra  # noqa: E402
+from dcft.errors import UserError, first_line  # noqa: E402
 from dcft.paths import CONF_DIR  # noqa: E402
 from dcft.run_record import read_record  # noqa: E402
 
@@ -130,6 +132,28 @@ def main(arguments: list[str]) -> int:
     return 0
 
 
+def one_line(err: Exception) -> str:
+    """Hydra's first line, plus the group's options it lists under "Available options" on the same line."""
+    options, listing = [], False
+    for line in str(err).splitlines():
+        if line.startswith("Available options"):
+            listing = True
+        elif listing and line.startswith("\t"):
+            options.append(line.strip())
+        elif options:
+            break
+    return first_line(err) + (f"; options: {', '.join(options)}" if options else "")
+
+
+def cli(arguments: list[str]) -> int:
+    """main() with a user's mistake (an unknown preset, a malformed override) as one line, as run.py does."""
+    try:
+        return main(arguments)
+    except (HydraException, UserError) as err:
+        print(f"plan: {one_line(err)}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `plan.py ... | head` ends quietly, as other shell tools do
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli(sys.argv[1:]))

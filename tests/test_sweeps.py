@@ -199,3 +199,12 @@ def test_a_busy_cell_is_refused_without_touching_its_record(tmp_path, minilm_dir
         out = run_py(["-m", *args])
     assert out.returncode != 0 and "is being written by another process" in out.stderr + out.stdout
     assert json.loads(record.read_text()) == {"status": "running", "owner": "the old job"}
+
+
+def test_plan_names_an_unknown_preset_in_one_line_with_the_choices(tmp_path):
+    """`make plan` without EXP (or with a typo) is a user's mistake: one line listing the presets, no traceback."""
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=tabel1", f"results_dir={tmp_path}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "Could not find 'experiment/tabel1'" in out.stderr and "table1, table2" in out.stderr
