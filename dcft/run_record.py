@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -47,6 +48,8 @@ def build_record(cfg: Any, status: str, *, error: str | None = None, run: Any = 
     }
     if run is not None:
         record.update(run.measurements(status))
+    if status == "running":
+        record["process"] = writer_process()
     return json.loads(json.dumps(record, default=jsonable))  # exactly what readers of the file will see
 
 
@@ -56,6 +59,36 @@ def downsample(points: list, limit: int = 500) -> list:
         return points
     stride = math.ceil(len(points) / limit)
     return points[::stride] + ([points[-1]] if (len(points) - 1) % stride else [])
+
+
+def writer_process() -> dict[str, Any]:
+    """Who writes a running record: a job killed outright (kill -9, a lost node) never rewrites its `running`,
+    and this lets a reader tell such a record from a live run."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job": os.environ.get("SLURM_JOB_ID")}
+
+
+def live_status(record: dict[str, Any]) -> str:
+    """A record's status as it stands now: `running` whose writer is gone from this host reads `stopped` (it
+    resumes from its last checkpoint when relaunched); a writer on another host cannot be checked from here."""
+    status = record.get("status", "unreadable")
+    process = record.get("process") or {}
+    if status != "running" or process.get("host") != socket.gethostname() or not process.get("pid"):
+        return status
+    return "running" if _python_alive(int(process["pid"])) else "stopped"
+
+
+def _python_alive(pid: int) -> bool:
+    """A live python process has this pid (a pid reused by another program does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    try:
+        return b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): alive is all we know
 
 
 def environment() -> dict[str, Any]:

@@ -9,9 +9,10 @@ between rows before anything is launched: model, task, method tag, the effective
 trainer.max_steps caps them), batch (per device x accumulated batches: 4x8), the settings id, the seconds per
 step measured by finished runs of the same model, task and method (`~`: of its task's other methods; "?"
 without any), then the command; the unfinished jobs' total cost follows the count when steps and times are
-known. With --todo it prints only the jobs whose cell has no finished record, one line of shell-quoted overrides
-each: fed to `xargs -P N -L 1 python run.py`, N jobs run side by side on one machine (each a process of its own,
-sharing the cores: dcft.threads).
+known. A `running` record whose process is gone from this host shows as `stopped` (a job killed outright; it
+resumes from its last checkpoint). With --todo it prints only the jobs whose cell has no finished record, one line
+of shell-quoted overrides each: fed to `xargs -P N -L 1 python run.py`, N jobs run side by side on one machine
+(each a process of its own, sharing the cores: dcft.threads).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.errors import HydraException
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from dcft.config import RunConfig, from_hydra  # noqa: E402
 from dcft.errors import UserError, first_line  # noqa: E402
 from dcft.paths import CONF_DIR  # noqa: E402
-from dcft.run_record import read_record  # noqa: E402
+from dcft.run_record import live_status, read_record  # noqa: E402
 
 
 def expand(arguments: list[str]) -> list[list[str]]:
@@ -106,7 +107,7 @@ def main(arguments: list[str]) -> int:
             cfg = from_hydra(compose(config_name="config", overrides=job), overrides=job)
             cell = Path(cfg.record_path)
             record = read_record(cell)
-            status = record.get("status", "unreadable") if record else ("—" if not cell.exists() else "unreadable")
+            status = live_status(record) if record else ("—" if not cell.exists() else "unreadable")
             duplicate = cell in seen
             seen.add(cell)
             note = " (same cell as an earlier job)" if duplicate else ""

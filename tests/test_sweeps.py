@@ -1,6 +1,7 @@
 """Sweeps: a real submitit_local sweep, failure isolation in a multirun, and the plan command."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +209,36 @@ def test_plan_names_an_unknown_preset_in_one_line_with_the_choices(tmp_path):
     assert out.returncode == 2 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "Could not find 'experiment/tabel1'" in out.stderr and "table1, table2" in out.stderr
+
+
+def test_plan_shows_a_running_record_whose_process_is_gone_as_stopped(tmp_path):
+    """A job killed outright (kill -9, a lost node) leaves `running` on record; `make plan` reads its writer's
+    pid and host so it does not pretend the cell is still training."""
+    import socket
+
+    from hydra import compose, initialize_config_dir
+
+    from dcft.config import from_hydra
+    from dcft.paths import CONF_DIR
+    from dcft.run_record import build_record, live_status
+
+    results = tmp_path / "r"
+    job = ["+experiment=minilm_study", "task=stsb", "method=lora", "lr_x=1", f"results_dir={results}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = from_hydra(compose(config_name="config", overrides=job), overrides=job)
+    record = build_record(cfg, "running")
+    assert record["process"]["pid"] == os.getpid() and record["process"]["host"] == socket.gethostname()
+    assert live_status(record) == "running"  # this test's own python process
+    assert live_status({**record, "process": {**record["process"], "host": "another-node"}}) == "running"
+    assert "process" not in build_record(cfg, "finished")  # no host names in results meant to be shared
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    record["process"]["pid"] = int(gone.stdout)
+    assert live_status(record) == "stopped"
+    Path(cfg.record_path).parent.mkdir(parents=True)
+    Path(cfg.record_path).write_text(json.dumps(record))
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=minilm_study", "task=stsb", "method=lora", "lr_x=1",
+           f"results_dir={results}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1].startswith("[  stopped]"), out.stdout
