@@ -7,7 +7,7 @@ from conftest import ROOT, compose_and_run
 from dcft.paths import record_path
 from dcft.run_record import read_record
 
-STUDY_CELL = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8", "lr_x=3", "logger=none"]
+STUDY_CELL = ["+experiment=minilm_study", "task=stsb", "method=dcft_d8", "lr_x=10", "logger=none"]
 
 
 @pytest.mark.slow
