@@ -18,6 +18,7 @@ from typing import Any
 
 from dcft.errors import UserError
 from dcft.io_utils import atomic_write_json, jsonable
+from dcft.threads import pid_alive
 
 SCHEMA = 2  # 2: cells carry a settings id; records hold `settings_id`, `hparams_set` and `computing`
 
@@ -79,16 +80,12 @@ def live_status(record: dict[str, Any]) -> str:
 
 def _python_alive(pid: int) -> bool:
     """A live python process has this pid (a pid reused by another program does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True  # alive, another user's
     try:
         return b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return True  # no /proc (macOS): alive is all we know
+        return True  # no /proc (macOS), or another user's process: alive is all we know
 
 
 def environment() -> dict[str, Any]:

@@ -19,7 +19,8 @@ import torch
 REGISTRY = Path(tempfile.gettempdir()) / f"dcft-jobs-{os.getuid()}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """A process with this pid exists on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +38,7 @@ def live_jobs(registry: Path = REGISTRY) -> int:
             pid = int(entry.stem)
         except ValueError:
             continue
-        if _alive(pid):
+        if pid_alive(pid):
             count += 1
         else:
             entry.unlink(missing_ok=True)
