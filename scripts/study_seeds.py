@@ -4,7 +4,8 @@
         | xargs -r -P 2 -L 1 python run.py            (make study-seeds)
 
 For every (task, method tag) of the model, the lr is the one the tables pick (dcft.results: the settings group with
-the most finished runs, then the best mean dev score under the paper's rule). Each line printed is the winning run's
+the most finished runs, then the best mean dev score under the paper's rule over the seeds every lr has,
+so seeds added at a winner never hand the choice to a neighbour's single run). Each line printed is the winning run's
 own command-line overrides with `seed=` replaced, so phase 2 computes exactly what phase 1 did but for the seed;
 cells that already have a finished record are skipped by the harness. A (task, method) with fewer than
 `--min-grid` (4) lrs done (finished, or diverged) gets nothing yet: its grid is not done. A winner on the edge of

@@ -14,6 +14,7 @@ from record_fixtures import write_record
 import dcft.methods as registry
 from dcft.methods import MethodEntry
 from dcft.results import RecordIndex, build_param_matched, build_summary, load_records, render, to_csv, to_markdown
+from dcft.results.columns import select_key
 from dcft.results import summary as study
 from dcft.results.plateau import Plateau, plateau, plateau_text
 
@@ -58,6 +59,19 @@ def test_summary_picks_the_lr_per_rule_and_flags_the_grids_edge(study_results):
     lora_line = ("| RTE | `lora-r1` | released-0a1b2c3d | 0.040M (41,472) | 0.001, 0.003, 0.01 | 0.003 | "
                  "54.00 ± 1.00 (n=3) |")
     assert lora_line in md
+
+
+def test_lrs_are_compared_on_the_seeds_they_share(tmp_path):
+    """Seeds 2 and 3 added at the winner do not hand the choice to a neighbour's single lucky run: the lrs are
+    compared on seed 1, and the winner is reported over all three of its seeds."""
+    for seed, best in ((1, 85.95), (2, 85.63), (3, 85.85)):
+        write_record(tmp_path, model=MODEL, task="stsb", tag="lora-r1", lr=1e-3, seed=seed, best=best)
+    write_record(tmp_path, model=MODEL, task="stsb", tag="lora-r1", lr=3e-4, seed=1, best=83.40)
+    write_record(tmp_path, model=MODEL, task="stsb", tag="lora-r1", lr=3e-3, seed=1, best=85.87)  # > 3-seed mean
+    write_record(tmp_path, model=MODEL, task="stsb", tag="lora-r1", lr=1e-2, seed=1, best=5.5)
+    sel = line(build_summary(RecordIndex(load_records(tmp_path)), MODEL), "lora-r1", "stsb").by_rule["best"]
+    assert sel.lr == 1e-3 and sel.edge is None
+    assert sel.stat(select_key("stsb"), "best", "mean").value == pytest.approx(statistics.fmean([85.95, 85.63, 85.85]))
 
 
 def test_paired_difference_by_seed_at_each_methods_chosen_lr(study_results):

@@ -188,8 +188,12 @@ class RecordIndex:
         return self._pick(self.groups(model, task, method_tag))
 
     def select(self, model: str, task: str, method_tag: str, key: str, rule: str, agg: str) -> Selection:
-        """Pick the settings group, then the lr whose aggregated `key` is highest (ties: more seeds, then
-        the smaller lr)."""
+        """Pick the settings group, then the lr whose aggregated `key` is highest over the seeds every lr has
+        (ties: more seeds, then the smaller lr); the selection then holds all of the winner's seeds.
+
+        Comparing lrs on their shared seeds is the study protocol (pick the lr on one seed, add seeds at the
+        winner): a mean over three seeds at the winner would otherwise lose to one lucky run at a neighbour.
+        Without a seed shared by every lr, each lr's own seeds are used."""
         groups = self.groups(model, task, method_tag)
         group = self._pick(groups)
         others = tuple(g for g in groups if g is not group)
@@ -209,15 +213,19 @@ class RecordIndex:
             return Selection(status=RUNNING if extra["running"] else "failed", **base, **extra)
         lrs = sorted({float(r["lr"]) for r in finished})
         extra["diverged_lrs"] = tuple(sorted({float(r["lr"]) for r in runs if r["status"] == DIVERGED} - set(lrs)))
+        with_metric = {lr: {r["seed"]: v for r in finished if float(r["lr"]) == lr
+                            and (v := metric(r, key, rule)) is not None} for lr in lrs}
+        seed_sets = [set(values) for values in with_metric.values() if values]
+        shared = set.intersection(*seed_sets) if seed_sets else set()
         scored = []
-        for lr in lrs:
-            at_lr = [r for r in finished if float(r["lr"]) == lr]
-            stat = aggregate([v for r in at_lr if (v := metric(r, key, rule)) is not None], agg)
-            if stat is not None:
-                scored.append(((-stat.value, -stat.n, lr), lr, at_lr))
+        for lr, values in with_metric.items():
+            compared = [v for seed, v in values.items() if seed in shared] if shared else list(values.values())
+            if (stat := aggregate(compared, agg)) is not None:
+                scored.append(((-stat.value, -len(values), lr), lr))
         if not scored:
             return Selection(status="no metric", lrs=tuple(lrs), **base, **extra)
-        _, lr, at_lr = min(scored, key=lambda item: item[0])
+        _, lr = min(scored, key=lambda item: item[0])
+        at_lr = [r for r in finished if float(r["lr"]) == lr]
         return Selection(status=FINISHED, lr=lr, lrs=tuple(lrs), runs=by_seed(at_lr), **base, **extra)
 
 

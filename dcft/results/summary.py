@@ -119,6 +119,7 @@ def to_markdown(summary: Summary) -> str:
         "",
         "Every task x method with runs. Per method: the settings group with the most finished runs (the others "
         "are listed below), its learning rates, and per reporting rule the lr with the best mean main metric "
+        "over the seeds every lr has (then shown over all of its seeds) "
         f"(flagged when it is the lowest or highest tried: the grid may be too narrow). Rules: best = "
         f"{RULE_TEXT['best']}; final = {RULE_TEXT['final']}. Values: mean ± sample std over seeds (n). MNLI mm "
         "under rule best is the mismatched accuracy at the best matched step; under rule final, at the end. "
