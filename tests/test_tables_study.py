@@ -14,8 +14,8 @@ from record_fixtures import write_record
 import dcft.methods as registry
 from dcft.methods import MethodEntry
 from dcft.results import RecordIndex, build_param_matched, build_summary, load_records, render, to_csv, to_markdown
-from dcft.results.columns import select_key
 from dcft.results import summary as study
+from dcft.results.columns import select_key
 from dcft.results.plateau import Plateau, plateau, plateau_text
 
 MODEL = "minilm"
