@@ -1,4 +1,5 @@
-"""Our own outputs: the per-model study summary (both rules, lr on the grid's edge, paired DCFT − LoRA by seed),
+"""Our own outputs: the per-model study summary (both rules, lr on the grid's edge, paired DCFT − LoRA and
+DCFT − Full FT by seed),
 the param-matched table, and the params-vs-metric figure; all from hand-made records."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RTE = {
     ("lora-r1", 41472): {0.001: {1: (50.0, 50.0), 2: (51.0, 51.0), 3: (49.0, 49.0)},
                          0.003: {1: (53.0, 52.0), 2: (55.0, 52.0), 3: (54.0, 52.0)},
                          0.01: {1: (52.0, 53.0), 2: (52.0, 53.0), 3: (53.0, 53.0)}},
+    ("full", 22565376): {1e-4: {1: (61.0, 60.0), 2: (59.0, 58.0)}, 3e-4: {1: (52.0, 52.0)}},
 }
 
 
@@ -87,10 +89,15 @@ def test_paired_difference_by_seed_at_each_methods_chosen_lr(study_results):
     assert d2.by_rule["best"].n == 2 and d2.by_rule["best"].value == pytest.approx(((54 - 53) + (53 - 55)) / 2)
     md = study.to_markdown(s)
     assert f"| RTE | `dcft-d8-s8` − `lora-r1` | accuracy | +3.00 ± {statistics.stdev(best):.2f} (n=3) |" in md
+    vs_full = pairs[("dcft-d8-s8", "full")]  # Full FT at its winner 1e-4, seeds 1 and 2
+    assert vs_full.by_rule["best"].n == 2
+    assert vs_full.by_rule["best"].value == pytest.approx(((56 - 61) + (58 - 59)) / 2)
+    assert "| RTE | `dcft-d8-s8` − `full` | accuracy | -3.00 ± 2.83 (n=2) |" in md
     rows = list(csv.DictReader(io.StringIO(study.paired_csv(s))))
-    assert {(r["compared"], r["rule"], r["n_pairs"]) for r in rows} == {
-        ("dcft-d8-s8", "best", "3"), ("dcft-d8-s8", "final", "3"), ("dcft-d2-s2", "best", "2"),
-        ("dcft-d2-s2", "final", "2")}
+    assert {(r["compared"], r["reference"], r["rule"], r["n_pairs"]) for r in rows} == {
+        ("dcft-d8-s8", "lora-r1", "best", "3"), ("dcft-d8-s8", "lora-r1", "final", "3"),
+        ("dcft-d2-s2", "lora-r1", "best", "2"), ("dcft-d2-s2", "lora-r1", "final", "2"),
+        ("dcft-d8-s8", "full", "best", "2"), ("dcft-d8-s8", "full", "final", "2")}
 
 
 def test_summary_shows_mnli_mismatched_at_the_best_step_and_at_the_end(tmp_path):

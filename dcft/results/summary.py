@@ -1,5 +1,6 @@
 """The study summary of one model: every (task, method) it has runs for, under both reporting rules, and the
-paired differences DCFT − LoRA (r=1) by seed; written as `tables/summary_<model>.md` and two csv files.
+paired differences by seed (DCFT − LoRA r=1, DCFT − Full FT: layouts.STUDY_PAIRS); written as
+`tables/summary_<model>.md` and two csv files.
 
 Per task x method: the settings group shown, #Params, the lrs tried, and per rule the lr that won (flagged
 when it sits on the grid's edge) with mean ± sample std over its seeds. A paired difference takes each
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
-from dcft.results.layouts import STUDY_COMPARED, STUDY_REFERENCE
+from dcft.results.layouts import STUDY_PAIRS
 from dcft.results.plateau import PLATEAU_TOLERANCE, plateau, plateau_text
 from dcft.results.selection import RecordIndex, Selection, settings_diff
 from dcft.results.stats import Stat, paired_difference
@@ -67,16 +68,15 @@ def build_summary(index: RecordIndex, model: str) -> Summary:
     ]
     found = {(line.task, line.tag): line for line in lines}
     paired = []
-    reference = STUDY_REFERENCE.tag
     for task in dict.fromkeys(line.task for line in lines):
-        for method in STUDY_COMPARED:
-            mine, ref = found.get((task, method.tag)), found.get((task, reference))
+        for method, reference in STUDY_PAIRS:
+            mine, ref = found.get((task, method.tag)), found.get((task, reference.tag))
             if mine is None or ref is None:
                 continue
             key = select_key(task)
             diffs = {rule: paired_difference(mine.by_rule[rule].values(key, rule), ref.by_rule[rule].values(key, rule))
                      for rule in RULES}
-            paired.append(Paired(task, method.tag, reference, key, diffs))
+            paired.append(Paired(task, method.tag, reference.tag, key, diffs))
     notes = []
     for line in lines:
         sel = line.any
@@ -143,14 +143,15 @@ def to_markdown(summary: Summary) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if not summary.lines:
         lines.append("| " + " | ".join([DASH] * 10) + " |")
-    lines += ["", f"## Paired differences vs `{STUDY_REFERENCE.tag}` (by seed, each method at its chosen lr)", ""]
+    lines += ["", "## Paired differences (by seed, each method at its chosen lr)", ""]
     if summary.paired:
         lines += ["| Task | Difference | Metric | best rule | final rule |", "|---|---|---|---|---|"]
         for p in summary.paired:
             cells = [task_label(p.task), f"`{p.compared}` − `{p.reference}`", p.metric]
             lines.append("| " + " | ".join(cells + [stat_text(p.by_rule[r], signed=True) for r in RULES]) + " |")
     else:
-        lines.append("No task has both a DCFT (d=8 or d=2) and a LoRA (r=1) run yet.")
+        pairs = ", ".join(f"{a.label} and {b.label}" for a, b in STUDY_PAIRS)
+        lines.append(f"No task has runs of both methods of a pair yet ({pairs}).")
     if summary.settings_notes:
         lines += ["", "## Runs with other settings (not shown)", ""] + [f"- {n}" for n in summary.settings_notes]
     return "\n".join(lines) + "\n"
