@@ -13,6 +13,7 @@ import pytest
 from record_fixtures import write_record
 
 import dcft.methods as registry
+import dcft.results.figures as figures
 from dcft.methods import MethodEntry
 from dcft.results import RecordIndex, build_param_matched, build_summary, load_records, render, to_csv, to_markdown
 from dcft.results import summary as study
@@ -242,3 +243,18 @@ def test_plateau_check_compares_the_mean_of_the_last_third_with_the_middle_third
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}
     assert ("dcft-d8-s8", "best", "4.5000", "0.0000") in {
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}
+
+
+@pytest.mark.parametrize(("params", "labels"), [
+    ((7488, 22565376), ["10K", "100K", "1M", "10M"]),  # DCFT beside Full FT: decades only, or the labels collide
+    ((7488, 41472), ["10K", "20K", "50K"]),  # within a decade or so: 1, 2, 5 per decade
+])
+def test_params_axis_labels_stay_readable(tmp_path, params, labels):
+    for tag, trainable in zip(("dcft-d8-s8", "full"), params, strict=True):
+        write_record(tmp_path, model=MODEL, task="rte", tag=tag, lr=1e-3, seed=1, best=60.0, trainable=trainable)
+    summary = build_summary(RecordIndex(load_records(tmp_path)), MODEL)
+    fig = figures._params_vs_metric(summary, "best")
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    shown = [t.get_text() for t, x in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True) if low <= x <= high]
+    assert shown == labels

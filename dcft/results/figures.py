@@ -147,6 +147,13 @@ def _count_label(value: float, _pos: int) -> str:
     return f"{value:g}"
 
 
+def _count_ticks(xlim: tuple[float, float]) -> tuple[float, ...]:
+    """Labelled ticks per decade: 1, 2, 5 while the axis spans at most about two decades (else the labels of
+    7K .. 22M run into each other), only the decades beyond that."""
+    low, high = xlim
+    return (1.0, 2.0, 5.0) if high / low <= 150 else (1.0,)
+
+
 def _params_vs_metric(summary: Summary, rule: str):
     """One panel per task: x = trainable parameters (log), y = the main dev metric; a method is its mean over
     seeds at its chosen lr with a ± std bar, each seed a faint dot."""
@@ -180,7 +187,7 @@ def _params_vs_metric(summary: Summary, rule: str):
         if drawn:
             ax.set_xscale("log")
             ax.margins(x=0.12, y=0.12)
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # labels within one decade
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=_count_ticks(ax.get_xlim())))
             ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("trainable parameters (log)")
