@@ -185,3 +185,15 @@ def test_dcft_shortcuts_given_to_another_method_are_errors():
 def test_bad_trainer_values_are_user_errors():
     with pytest.raises(UserError, match="mixed_precision"):
         load("trainer.mixed_precision=fp8")
+
+
+def test_minilm_study_gives_each_method_its_grid_and_c3a_its_documented_weight_decay():
+    """The study's per-method lr grid (base x lr_x) and weight decay: 0.01 for every method but C3A, whose PEFT
+    docs ask for a much smaller one at its large lrs (1e-5, as PEFT's own benchmark)."""
+    study = ("+experiment=minilm_study", "task=stsb", "lr_x=3")
+    c3a, lora, dcft = compose_all([(*study, "method=c3a"), (*study, "method=lora"), (*study, "method=dcft_d8")])
+    assert (c3a.trainer.lr, c3a.trainer.weight_decay) == (pytest.approx(3e-2), 1e-5)
+    assert (lora.trainer.lr, lora.trainer.weight_decay) == (pytest.approx(3e-4), 0.01)
+    assert (dcft.trainer.lr, dcft.trainer.weight_decay) == (pytest.approx(3e-3), 0.01)
+    (c3a_decayed,) = compose_all([(*study, "method=c3a", "trainer.weight_decay=0.01")])
+    assert c3a.cell.settings_id != c3a_decayed.cell.settings_id  # its records are kept apart
