@@ -187,12 +187,14 @@ def test_bad_trainer_values_are_user_errors():
         load("trainer.mixed_precision=fp8")
 
 
-def test_minilm_study_gives_each_method_its_grid_and_c3a_its_documented_weight_decay():
-    """The study's per-method lr grid (base x lr_x) and weight decay: 0.01 for every method but C3A, whose PEFT
-    docs ask for a much smaller one at its large lrs (1e-5, as PEFT's own benchmark)."""
+def test_minilm_study_gives_each_method_its_grid_and_its_documented_weight_decay():
+    """The study's per-method lr grid (base x lr_x) and weight decay: 0.01 for every method but C3A and FourierFT,
+    whose library (C3A: 1e-5) and authors (FourierFT: 0) use less at their large lrs."""
     study = ("+experiment=minilm_study", "task=stsb", "lr_x=3")
-    c3a, lora, dcft = compose_all([(*study, "method=c3a"), (*study, "method=lora"), (*study, "method=dcft_d8")])
+    c3a, fourierft, lora, dcft = compose_all([(*study, f"method={m}") for m in ("c3a", "fourierft_n208", "lora",
+                                                                               "dcft_d8")])
     assert (c3a.trainer.lr, c3a.trainer.weight_decay) == (pytest.approx(3e-2), 1e-5)
+    assert (fourierft.trainer.lr, fourierft.trainer.weight_decay) == (pytest.approx(3e-2), 0.0)
     assert (lora.trainer.lr, lora.trainer.weight_decay) == (pytest.approx(3e-4), 0.01)
     assert (dcft.trainer.lr, dcft.trainer.weight_decay) == (pytest.approx(3e-3), 0.01)
     (c3a_decayed,) = compose_all([(*study, "method=c3a", "trainer.weight_decay=0.01")])
