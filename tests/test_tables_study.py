@@ -1,6 +1,5 @@
 """Our own outputs: the per-model study summary (both rules, lr on the grid's edge, paired DCFT − LoRA and
-DCFT − Full FT by seed),
-the param-matched table, and the params-vs-metric figure; all from hand-made records."""
+DCFT − Full FT by seed), the param-matched table, and the params-vs-metric figure; all from hand-made records."""
 
 from __future__ import annotations
 
