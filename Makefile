@@ -7,7 +7,7 @@ ARGS ?=
 JOBS ?= 2
 
 .PHONY: install test test-slow test-slurm check-wheel ci slurm-start slurm-stop lint demo tables bench bench-quick \
-        plan hparams sweep-local study study-seeds
+        plan hparams sweep-local study study-seeds study-checks
 
 install:  ## CPU install: torch pinned first (an unpinned torch pulls a multi-GB CUDA build)
 	$(PY) -m pip install torch==2.13.0
@@ -69,19 +69,27 @@ sweep-local:  ## a preset's unfinished jobs, JOBS at a time on this machine: mak
 STUDY_TASKS ?= stsb cola rte
 
 # One task at a time, so a stopped study has whole tasks done: its lr grids (phase 1), then seeds at the winners
-# (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second). A failed cell
-# (e.g. a NaN at the top of a grid) is on record and does not stop the others.
-study:  ## the MiniLM study (results/minilm/README.md): per task, the lr grids on seed 1, then seeds 2-3; resumable
+# (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second), then the doubling
+# check at every winner still climbing at its end (phase 3). A failed cell (e.g. a NaN at the top of a grid) is
+# on record and does not stop the others.
+study:  ## the MiniLM study (results/minilm/README.md): per task, lr grids on seed 1, seeds 2-3, schedule checks; resumable
 	@for t in $(STUDY_TASKS); do \
 	  $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t $(ARGS)" || echo "study: a $$t cell failed (its record says why)"; \
 	  for pass in 1 2; do \
 	    $(MAKE) --no-print-directory study-seeds ARGS="task=$$t $(ARGS)" || echo "study: a $$t phase-2 cell failed"; \
 	  done; \
+	  $(MAKE) --no-print-directory study-checks ARGS="task=$$t $(ARGS)" || echo "study: a $$t schedule check failed"; \
 	done
 
 study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr; an edge winner first gets the next grid point
 	$(PY) scripts/study_seeds.py --results-dir $(RESULTS) --model minilm --seeds 2,3 -- +experiment=minilm_study \
 	  results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
+
+STUDY_CHECKS ?= $(RESULTS)/minilm/schedule-check
+
+study-checks:  ## phase 3: twice the steps at each winner still climbing in its last third (records: STUDY_CHECKS)
+	$(PY) scripts/study_schedule_checks.py --results-dir $(RESULTS) --checks-dir $(STUDY_CHECKS) --model minilm -- \
+	  +experiment=minilm_study $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
 sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=slurm_a800 hydra.launcher.partition=..."]
 	$(PY) run.py -m +experiment=$* results_dir=$(RESULTS) $(ARGS)

@@ -20,19 +20,36 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from dcft.results import RecordIndex, load_records  # noqa: E402
 from dcft.results.columns import select_key  # noqa: E402
+from dcft.results.selection import Selection  # noqa: E402
+from dcft.results.store import Record  # noqa: E402
 
 NOT_REPEATED = ("seed=", "results_dir=")  # each line sets its own
 
 
-def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str], min_grid: int = 4) -> list[str]:
+@dataclass(frozen=True)
+class Winner:
+    """One (task, method)'s chosen lr on a finished grid: the run that chose it and its command-line overrides."""
+
+    task: str
+    tag: str
+    selection: Selection
+    run: Record  # the lowest seed's run at the winning lr (seed 1 in a study: the one whose curve chose it)
+    overrides: list[str]  # its overrides without seed= and results_dir=
+
+
+def study_winners(results_dir: str, model: str, required: list[str], min_grid: int = 4) -> Iterator[Winner]:
+    """Every (task, method tag) of the model whose grid has `min_grid` lrs done, edge winners included; the
+    others are reported on stderr (seeds or checks spent at a half-run grid's winner may be spent at the wrong
+    lr). Only runs made with every override in `required` count."""
     index = RecordIndex(load_records(results_dir))
-    lines = []
     for m, task, tag in index.keys(model):
         selection = index.select(m, task, tag, select_key(task), "best", "mean")
         if selection.lr is None:
@@ -42,19 +59,29 @@ def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[
         if not all(r in overrides for r in required if not r.startswith(NOT_REPEATED)):
             continue
         tried = len(selection.grid)  # finished or diverged lrs (a failed run, e.g. out of memory, gets rerun)
-        if tried < min_grid:  # seeds spent at a half-run grid's winner may be spent at the wrong lr
+        if tried < min_grid:
             print(f"{task} {tag}: {tried} lr(s) done, fewer than {min_grid}: finish its grid (phase 1) first",
                   file=sys.stderr)
             continue
-        here = f"results_dir={results_dir}"  # where this study's records are, whichever machine wrote them
-        if selection.edge:
-            extended = beyond_the_edge(overrides, selection.edge)
-            print(f"{task} {tag}: {selection.lr_text()}: "
+        yield Winner(task, tag, selection, winner, overrides)
+
+
+def command_line(overrides: list[str]) -> str:
+    return " ".join(shlex.quote(o) for o in overrides)
+
+
+def phase2_lines(results_dir: str, model: str, seeds: list[int], required: list[str], min_grid: int = 4) -> list[str]:
+    lines = []
+    here = f"results_dir={results_dir}"  # where this study's records are, whichever machine wrote them
+    for w in study_winners(results_dir, model, required, min_grid):
+        if w.selection.edge:
+            extended = beyond_the_edge(w.overrides, w.selection.edge)
+            print(f"{w.task} {w.tag}: {w.selection.lr_text()}: "
                   + (f"extending the grid ({extended[1]})" if extended else "extend the grid"), file=sys.stderr)
             if extended:
-                lines.append(" ".join(shlex.quote(o) for o in [*extended[0], here, f"seed={winner['seed']}"]))
+                lines.append(command_line([*extended[0], here, f"seed={w.run['seed']}"]))
             continue
-        lines += [" ".join(shlex.quote(o) for o in [*overrides, here, f"seed={seed}"]) for seed in seeds]
+        lines += [command_line([*w.overrides, here, f"seed={seed}"]) for seed in seeds]
     return lines
 
 

@@ -179,6 +179,45 @@ def test_study_seeds_extend_a_grid_whose_winner_sits_on_its_edge(tmp_path, capsy
     assert "extending the grid (lr_x=100)" in err and "extending the grid (lr_x=0.3)" in err
 
 
+def test_study_checks_double_the_steps_of_a_winner_still_climbing(tmp_path, capsys):
+    """Phase 3: the run that chose a winning lr, if its last third's mean rose more than the tolerance above its
+    middle third's, is rerun with twice the steps and evaluations half as often, into a results root of its own;
+    a flat winner, a losing lr and a winner on the grid's edge get nothing."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from record_fixtures import write_record
+    from study_schedule_checks import main
+
+    def curve(values):  # 6 evaluations over 600 steps: two per third
+        return {"train_loss": [], "eval": [[100 * (i + 1), {"accuracy": v}] for i, v in enumerate(values)]}
+
+    climbing, flat = curve([50, 55, 60, 62, 64, 66]), curve([50, 60, 61, 62, 61, 62])
+    study = ["+experiment=minilm_study", "results_dir=/elsewhere/results"]
+    for lr, x, score, seed, shape in ((1e-3, 1, 60.0, 1, flat), (3e-3, 3, 66.0, 1, climbing),
+                                      (3e-3, 3, 64.0, 2, flat), (1e-2, 10, 50.0, 1, climbing)):
+        path = write_record(tmp_path, model="minilm", task="rte", lr=lr, best=score, seed=seed, curves=shape,
+                            total_steps=600, overrides=["task=rte", "method=dcft_d8", f"lr_x={x}", *study,
+                                                        f"seed={seed}", "trainer.max_steps=600"])
+        record = json.loads(path.read_text())
+        record["trainer"]["eval_steps"] = 100
+        path.write_text(json.dumps(record))
+    for lr, x, score in ((1e-4, 1, 55.0), (3e-4, 3, 62.0), (1e-3, 10, 50.0)):  # LoRA wins flat; its climbing lrs lost
+        write_record(tmp_path, model="minilm", task="rte", tag="lora-r1", lr=lr, best=score, total_steps=600,
+                     curves=flat if score == 62.0 else climbing,
+                     overrides=["task=rte", "method=lora", f"lr_x={x}", *study, "seed=1"])
+    for lr, x, score in ((1e-4, 1, 55.0), (3e-4, 3, 62.0)):  # BitFit climbs, but on its grid's top edge
+        write_record(tmp_path, model="minilm", task="rte", tag="bitfit", lr=lr, best=score, total_steps=600,
+                     curves=climbing, overrides=["task=rte", "method=bitfit", f"lr_x={x}", *study, "seed=1"])
+    checks = tmp_path / "checks"
+    assert main(["--results-dir", str(tmp_path), "--checks-dir", str(checks), "--model", "minilm", "--min-grid", "2",
+                 "--", "+experiment=minilm_study", "task=rte"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "task=rte method=dcft_d8 lr_x=3 +experiment=minilm_study trainer.max_steps=1200 trainer.eval_steps=200 "
+        f"results_dir={checks} seed=1"]
+    assert "rte dcft-d8-s8: lr 0.003 seed 1 gained +4.00 in its last third" in err
+    assert "rte bitfit: its winner sits on the grid's edge" in err and "lora" not in err
+
+
 @pytest.mark.slow
 def test_a_busy_cell_is_refused_without_touching_its_record(tmp_path, minilm_dir):
     """Relaunching a sweep while an old job still trains a cell: the new job is refused, the record stays the
