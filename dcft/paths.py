@@ -5,6 +5,7 @@ so every layer (the torch-free tables included) reads the layout from here.
     <results_dir>/runs/<cell>.json     the record store the tables are built from
     <results_dir>/cache/               tokenised datasets
     <results_dir>/tables/, figures/, bench/
+    <results_dir>/<model>/schedule-check/  a study's doubled-schedule runs: a results root of its own (runs/, ...)
     <cell> = <model>/<task>/<method tag>/<settings id>/lr<lr>/seed<seed>   (dcft.cells)
 """
 
@@ -45,6 +46,12 @@ def figures_dir(results_dir: str | Path) -> Path:
 
 def bench_dir(results_dir: str | Path) -> Path:
     return Path(results_dir) / BENCH
+
+
+def schedule_checks_dir(results_dir: str | Path, model: str) -> Path:
+    """The results root of a study's doubling checks (make study-checks): apart from `runs/`, so the tables never
+    mix the doubled runs with the study's; the model's summary reports them."""
+    return Path(results_dir) / model / "schedule-check"
 
 
 def run_dir(results_dir: str | Path, cell: PurePosixPath) -> Path:

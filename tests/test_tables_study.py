@@ -222,8 +222,9 @@ def test_plateau_check_compares_the_mean_of_the_last_third_with_the_middle_third
     write_record(results, model=MODEL, tag="c3a-bmax", lr=0.01, seed=1, best=60.0, total_steps=600,
                  curves=curve((100, 50.0), (500, 60.0)))  # nothing in the middle third: no verdict
     records = {(r["method_tag"], r["seed"]): r for r in load_records(results)}
-    assert plateau(records["dcft-d8-s8", 1], "accuracy") == Plateau(gain=pytest.approx(4.5), shortfall=0.0)
-    assert plateau(records["lora-r1", 1], "accuracy") == Plateau(gain=0.0, shortfall=0.0)
+    assert plateau(records["dcft-d8-s8", 1], "accuracy") == Plateau(
+        gain=pytest.approx(4.5), shortfall=0.0, late_mean=57.5)
+    assert plateau(records["lora-r1", 1], "accuracy") == Plateau(gain=0.0, shortfall=0.0, late_mean=59.0)
     assert plateau(records["lora-r1", 1], "mcc") is None
     assert plateau(records["c3a-bmax", 1], "accuracy") is None
     assert plateau_text([records["dcft-d8-s8", 1]], "accuracy") == "no (+4.50 in the last third)"
@@ -242,6 +243,35 @@ def test_plateau_check_compares_the_mean_of_the_last_third_with_the_middle_third
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}
     assert ("dcft-d8-s8", "best", "4.5000", "0.0000") in {
         (r["method_tag"], r["rule"], r["plateau_gain"], r["plateau_shortfall"]) for r in rows}
+
+
+def test_summary_reports_each_schedule_check_beside_the_run_it_doubles(tmp_path):
+    """`make tables` reads the doubling checks from `<results>/<model>/schedule-check` (never from `runs/`, so
+    Table 1 and the summary rows stay the study's) and sets each beside the study's run of the same cell with
+    half its steps: best, final, last third's mean, and the last-third gain of both."""
+    def curve(total, values):  # evaluations evenly spaced over the run
+        step = total // len(values)
+        return {"eval": [[step * (i + 1), {"accuracy": v}] for i, v in enumerate(values)]}
+
+    results = tmp_path / "results"
+    write_record(results, model=MODEL, tag="dcft-d8-s8", lr=0.01, seed=1, best=58.0, final=57.0, total_steps=600,
+                 curves=curve(600, [40, 50, 52, 54, 57, 58]))
+    checks = results / MODEL / "schedule-check"
+    write_record(checks, model=MODEL, tag="dcft-d8-s8", lr=0.01, seed=1, best=59.5, final=59.0, total_steps=1200,
+                 settings_id="released-doubled", curves=curve(1200, [40, 50, 55, 57, 58, 59, 59, 58, 59, 59.5,
+                                                                     59, 59]))
+    write_record(checks, model=MODEL, tag="lora-r1", lr=0.001, seed=1, best=60.0, total_steps=1200,
+                 settings_id="released-doubled")  # its study run is gone: shown with dashes
+    out = tmp_path / "out"
+    render(results, out, figures=False)
+    md = (out / "tables" / "summary_minilm.md").read_text()
+    assert "## Schedule checks" in md
+    assert ("| RTE | `dcft-d8-s8` | 0.01 | 1 | 600 → 1,200 | 58.00 → 59.50 (+1.50) | 57.00 → 59.00 (+2.00) "
+            "| 57.50 → 59.12 (+1.62) | +4.50 → +0.62 |") in md
+    assert "| RTE | `lora-r1` | 0.001 | 1 | — → 1,200 | — → 60.00 |" in md
+    rows = [x for x in md.splitlines() if x.startswith("| RTE | `")]
+    assert len(rows) == 3  # the study's one row (the doubled runs add none) and two checks
+    assert "59.50" not in (out / "tables" / "table1.md").read_text()
 
 
 @pytest.mark.parametrize(("params", "labels"), [

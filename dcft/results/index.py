@@ -61,7 +61,8 @@ def to_index(tables: list[Table], matched: Table, summaries: list[Summary], comm
         stem = file_stem(s.model)
         lines.append(
             f"- Study summary of {s.model}: [md]({stem}.md) [csv]({stem}.csv) [paired csv]({stem}_paired.csv); "
-            f"{len(s.lines)} task x method lines, {len(s.paired)} paired differences; both reporting rules."
+            f"{len(s.lines)} task x method lines, {len(s.paired)} paired differences"
+            + (f", {len(s.checks)} schedule checks" if s.checks else "") + "; both reporting rules."
         )
     commands = sum(len(t.commands) for t in [*tables, matched])
     lines += [

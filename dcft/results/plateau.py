@@ -20,6 +20,7 @@ PLATEAU_TOLERANCE = 0.5  # metric points (the records' metrics are x100)
 class Plateau:
     gain: float  # mean of the last third's evaluations − mean of the middle third's (negative: it declined)
     shortfall: float  # best overall − best of the last third: how far below its best the run stayed
+    late_mean: float  # mean of the last third's evaluations
 
     @property
     def long_enough(self) -> bool:
@@ -39,7 +40,7 @@ def plateau(record: Record, key: str) -> Plateau | None:
     if not middle or not late:
         return None
     best = max(value for _, value in evals)
-    return Plateau(gain=fmean(late) - fmean(middle), shortfall=best - max(late))
+    return Plateau(gain=fmean(late) - fmean(middle), shortfall=best - max(late), late_mean=fmean(late))
 
 
 def plateau_text(records: Iterable[Record], key: str) -> str:

@@ -1,10 +1,11 @@
 """`render()`: the whole job behind `scripts/tables.py` (`make tables`).
 
-Reads `<results_dir>/runs`, writes under `<out>` (dcft.paths): `tables/table{1..6}.{md,tex,csv}`,
-`tables/param_matched.{md,tex,csv}`, `tables/summary_<model>.md` (+ `.csv`, `_paired.csv`) per model with
-records, the index `tables/README.md`, and `figures/`. Output is a pure function of the records (sorted
-inputs, fixed number formats, no timestamps) and every file is written atomically; a full render also removes
-the per-model summaries and figures of models that no longer have records.
+Reads `<results_dir>/runs` (and a study's doubling checks, `<results_dir>/<model>/schedule-check/runs`), writes
+under `<out>` (dcft.paths): `tables/table{1..6}.{md,tex,csv}`, `tables/param_matched.{md,tex,csv}`,
+`tables/summary_<model>.md` (+ `.csv`, `_paired.csv`) per model with records, the index `tables/README.md`, and
+`figures/`. Output is a pure function of the records (sorted inputs, fixed number formats, no timestamps) and
+every file is written atomically; a full render also removes the per-model summaries and figures of models that
+no longer have records.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dcft.io_utils import atomic_write_text
-from dcft.paths import figures_dir, tables_dir
+from dcft.paths import figures_dir, schedule_checks_dir, tables_dir
 from dcft.results import formats
 from dcft.results import summary as study
 from dcft.results.build import CountParams, build_param_matched, build_tables
@@ -53,7 +54,8 @@ def render(
     for t in [*tables, matched]:
         for ext, text in (("md", formats.to_markdown(t)), ("tex", formats.to_latex(t)), ("csv", formats.to_csv(t))):
             written.append(atomic_write_text(out_tables / f"{t.layout.stem}.{ext}", text))
-    summaries = [study.build_summary(index, m) for m in ([model] if model else index.models())]
+    summaries = [study.build_summary(index, m, load_records(schedule_checks_dir(results_dir, m), warn))
+                 for m in ([model] if model else index.models())]
     for s in summaries:
         stem = study.file_stem(s.model)
         for name, text in ((f"{stem}.md", study.to_markdown(s)), (f"{stem}.csv", study.to_csv(s)),

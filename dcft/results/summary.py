@@ -1,5 +1,6 @@
-"""The study summary of one model: every (task, method) it has runs for, under both reporting rules, and the
-paired differences by seed (DCFT − LoRA r=1, DCFT − Full FT: layouts.STUDY_PAIRS); written as
+"""The study summary of one model: every (task, method) it has runs for, under both reporting rules, the
+paired differences by seed (DCFT − LoRA r=1, DCFT − Full FT: layouts.STUDY_PAIRS) and the schedule checks
+(twice the steps at a winner still climbing: scripts/study_schedule_checks.py); written as
 `tables/summary_<model>.md` and two csv files.
 
 Per task x method: the settings group shown, #Params, the lrs tried, and per rule the lr that won (flagged
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
@@ -19,7 +21,7 @@ from dcft.results.layouts import STUDY_PAIRS
 from dcft.results.plateau import PLATEAU_TOLERANCE, plateau, plateau_text
 from dcft.results.selection import RecordIndex, Selection, settings_diff
 from dcft.results.stats import Stat, paired_difference
-from dcft.results.store import RULE_TEXT, RULES
+from dcft.results.store import FINISHED, RULE_TEXT, RULES, Record, integer, metric
 from dcft.results.units import DASH, fmt, fmt_diff, fmt_lr, format_params
 
 AGG = "mean"  # the summary reports mean ± sample std (the tables' --agg does not apply)
@@ -48,11 +50,22 @@ class Paired:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A doubling check: a study run and the same cell with twice its steps (None: the study run is gone)."""
+
+    task: str
+    tag: str
+    study: Record | None
+    doubled: Record
+
+
+@dataclass(frozen=True)
 class Summary:
     model: str
     lines: list[Line]
     paired: list[Paired]
     settings_notes: list[str]
+    checks: tuple[Check, ...] = ()
 
 
 def file_stem(model: str) -> str:
@@ -60,7 +73,9 @@ def file_stem(model: str) -> str:
     return "summary_" + re.sub(r"[^A-Za-z0-9._-]", "_", model)
 
 
-def build_summary(index: RecordIndex, model: str) -> Summary:
+def build_summary(index: RecordIndex, model: str, checks: Iterable[Record] = ()) -> Summary:
+    """`checks`: the doubled runs (any model's; this model's are kept), each paired with the study's run of the
+    same task, method, lr and seed that had half its steps."""
     lines = [
         Line(task, tag, {rule: index.select(model, task, tag, select_key(task), rule, AGG) for rule in RULES})
         for _, task, tag in sorted(index.keys(model), key=lambda k: (task_sort_key(k[1]), k[2]))
@@ -85,7 +100,21 @@ def build_summary(index: RecordIndex, model: str) -> Summary:
             differs = f"; differs: {settings_diff(sel.group.settings(), other.settings())}" if sel.group else ""
             notes.append(f"{task_label(line.task)} / `{line.tag}`: shows {shown}; not shown: {other.describe()}"
                          f"{differs}")
-    return Summary(model, lines, paired, notes)
+    return Summary(model, lines, paired, notes, pair_checks(index, model, checks))
+
+
+def pair_checks(index: RecordIndex, model: str, checks: Iterable[Record]) -> tuple[Check, ...]:
+    def cell(r: Record) -> tuple:
+        return r["task"], r["method_tag"], float(r["lr"]), r["seed"]
+
+    halves = {}
+    for r in index.records:
+        if r["model"] == model and r["status"] == FINISHED and (steps := integer(r.get("total_steps"))):
+            halves.setdefault((*cell(r), 2 * steps), r)
+    found = [Check(r["task"], r["method_tag"], halves.get((*cell(r), integer(r.get("total_steps")))), r)
+             for r in checks if r["model"] == model and r["status"] == FINISHED and r["task"] in TASK_COLUMNS]
+    return tuple(sorted(found, key=lambda c: (task_sort_key(c.task), c.tag, float(c.doubled["lr"]),
+                                              c.doubled["seed"])))
 
 
 def stat_text(stat: Stat | None, signed: bool = False) -> str:
@@ -152,9 +181,43 @@ def to_markdown(summary: Summary) -> str:
     else:
         pairs = ", ".join(f"{a.label} and {b.label}" for a, b in STUDY_PAIRS)
         lines.append(f"No task has runs of both methods of a pair yet ({pairs}).")
+    if summary.checks:
+        lines += ["", "## Schedule checks (the same run with twice the steps)", "",
+                  "A winner whose deciding run was still climbing (Plateau: no) is rerun with twice the optimizer "
+                  "steps, lr, seed and warm-up fraction unchanged (`make study-checks`; records in "
+                  "`<results>/<model>/schedule-check`, never mixed with the study's). Each cell: the study's run → "
+                  "the doubled one; the change is the doubled run's minus the study's.", "",
+                  "| Task | Method | lr | seed | steps | best | final | last third's mean | last-third gain |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [check_row(c) for c in summary.checks]
     if summary.settings_notes:
         lines += ["", "## Runs with other settings (not shown)", ""] + [f"- {n}" for n in summary.settings_notes]
     return "\n".join(lines) + "\n"
+
+
+def check_row(check: Check) -> str:
+    """`study → doubled (change)` per quantity; a dash where the study run is gone or lacks the value."""
+    key = select_key(check.task)
+    runs = [check.study, check.doubled]
+    late = [plateau(r, key) if r is not None else None for r in runs]
+
+    def pair(study: float | None, doubled: float | None) -> str:
+        if doubled is None:
+            return DASH
+        if study is None:
+            return f"{DASH} → {fmt(doubled)}"
+        return f"{fmt(study)} → {fmt(doubled)} ({fmt_diff(doubled - study)})"
+
+    def steps(record: Record | None) -> str:
+        count = integer(record.get("total_steps")) if record is not None else None
+        return f"{count:,}" if count else DASH
+
+    cells = [task_label(check.task), f"`{check.tag}`", fmt_lr(float(check.doubled["lr"])), str(check.doubled["seed"]),
+             f"{steps(check.study)} → {steps(check.doubled)}",
+             *(pair(*(metric(r, key, rule) if r is not None else None for r in runs)) for rule in RULES),
+             pair(*(p.late_mean if p else None for p in late)),
+             " → ".join(fmt_diff(p.gain) if p else DASH for p in late)]
+    return "| " + " | ".join(cells) + " |"
 
 
 # fmt: off
