@@ -77,6 +77,9 @@ def test_lrs_are_compared_on_the_seeds_they_share(tmp_path):
 
 
 def test_paired_difference_by_seed_at_each_methods_chosen_lr(study_results):
+    for seed, best in ((1, 45.0), (2, 47.0), (3, 46.0)):  # C3A, a rival at DCFT's size
+        write_record(study_results, model=MODEL, task="rte", tag="c3a-bmax", lr=0.03, seed=seed, best=best,
+                     trainable=6912)
     s = build_summary(RecordIndex(load_records(study_results)), MODEL)
     pairs = {(p.compared, p.reference): p for p in s.paired}
     d8 = pairs[("dcft-d8-s8", "lora-r1")]
@@ -93,11 +96,15 @@ def test_paired_difference_by_seed_at_each_methods_chosen_lr(study_results):
     assert vs_full.by_rule["best"].n == 2
     assert vs_full.by_rule["best"].value == pytest.approx(((56 - 61) + (58 - 59)) / 2)
     assert "| RTE | `dcft-d8-s8` − `full` | accuracy | -3.00 ± 2.83 (n=2) |" in md
+    vs_c3a = pairs[("dcft-d8-s8", "c3a-bmax")]  # a rival at DCFT's size; FourierFT has no records: no pair
+    assert vs_c3a.by_rule["best"].value == pytest.approx(((56 - 45) + (58 - 47) + (57 - 46)) / 3)
+    assert not any(p.reference.startswith("fourierft") for p in s.paired)
     rows = list(csv.DictReader(io.StringIO(study.paired_csv(s))))
     assert {(r["compared"], r["reference"], r["rule"], r["n_pairs"]) for r in rows} == {
         ("dcft-d8-s8", "lora-r1", "best", "3"), ("dcft-d8-s8", "lora-r1", "final", "3"),
         ("dcft-d2-s2", "lora-r1", "best", "2"), ("dcft-d2-s2", "lora-r1", "final", "2"),
-        ("dcft-d8-s8", "full", "best", "2"), ("dcft-d8-s8", "full", "final", "2")}
+        ("dcft-d8-s8", "full", "best", "2"), ("dcft-d8-s8", "full", "final", "2"),
+        ("dcft-d8-s8", "c3a-bmax", "best", "3"), ("dcft-d8-s8", "c3a-bmax", "final", "3")}
 
 
 def test_summary_shows_mnli_mismatched_at_the_best_step_and_at_the_end(tmp_path):

@@ -1,5 +1,5 @@
 """The study summary of one model: every (task, method) it has runs for, under both reporting rules, the
-paired differences by seed (DCFT − LoRA r=1, DCFT − Full FT: layouts.STUDY_PAIRS) and the schedule checks
+paired differences by seed (DCFT − LoRA r=1, − Full FT, − its PEFT rivals: layouts.STUDY_PAIRS) and the schedule checks
 (twice the steps at a winner still climbing: scripts/study_schedule_checks.py); written as
 `tables/summary_<model>.md` and two csv files.
 
