@@ -85,10 +85,8 @@ study-seeds:  ## phase 2: seeds 2 and 3 at each (task, method)'s chosen lr; an e
 	$(PY) scripts/study_seeds.py --results-dir $(RESULTS) --model minilm --seeds 2,3 -- +experiment=minilm_study \
 	  results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
-STUDY_CHECKS ?= $(RESULTS)/minilm/schedule-check
-
-study-checks:  ## phase 3: twice the steps at each winner still climbing in its last third (records: STUDY_CHECKS)
-	$(PY) scripts/study_schedule_checks.py --results-dir $(RESULTS) --checks-dir $(STUDY_CHECKS) --model minilm -- \
+study-checks:  ## phase 3: twice the steps at each winner still climbing in its last third ($(RESULTS)/minilm/schedule-check)
+	$(PY) scripts/study_schedule_checks.py --results-dir $(RESULTS) --model minilm -- \
 	  +experiment=minilm_study $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
 sweep-%:  ## launch a table's sweep: make sweep-table4 [ARGS="hydra/launcher=slurm_a800 hydra.launcher.partition=..."]

@@ -1,8 +1,7 @@
 """Phase 3 of an lr study: the doubling check at every winner that was still climbing at the end of its run.
 
-    python scripts/study_schedule_checks.py --results-dir results --checks-dir results/minilm/schedule-check \\
-        --model minilm [-- +experiment=minilm_study task=stsb] | xargs -r -P 2 -L 1 python run.py
-                                                                                     (make study-checks)
+    python scripts/study_schedule_checks.py --results-dir results --model minilm \\
+        [-- +experiment=minilm_study task=stsb] | xargs -r -P 2 -L 1 python run.py      (make study-checks)
 
 A run whose mean dev score over the last third of its steps exceeds the middle third's by more than the tolerance
 (dcft.results.plateau) may have been cut off, or may only be climbing as the decaying learning rate anneals; the
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_seeds import Winner, command_line, study_winners  # noqa: E402
 
+from dcft.paths import schedule_checks_dir  # noqa: E402
 from dcft.results.columns import select_key  # noqa: E402
 from dcft.results.plateau import plateau  # noqa: E402
 from dcft.results.store import integer  # noqa: E402
@@ -66,12 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     required = argv[argv.index("--") + 1:] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default="results", help="the study's results root (its records decide)")
-    parser.add_argument("--checks-dir", required=True, help="results root of the doubled runs")
+    parser.add_argument("--checks-dir", default=None,
+                        help="results root of the doubled runs (default: <results-dir>/<model>/schedule-check, "
+                        "where make tables reads them)")
     parser.add_argument("--model", required=True)
     parser.add_argument("--min-grid", type=int, default=4,
                         help="check only a (task, method) with at least this many lrs done: finished or diverged (4)")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
-    for line in check_lines(args.results_dir, args.checks_dir, args.model, [r for r in required if "=" in r],
+    checks_dir = args.checks_dir or str(schedule_checks_dir(args.results_dir, args.model))
+    for line in check_lines(args.results_dir, checks_dir, args.model, [r for r in required if "=" in r],
                             args.min_grid):
         print(line)
     return 0
