@@ -7,8 +7,9 @@ It expands the sweep exactly as `python run.py -m` would (Hydra's own override p
 sweeper), composes every job, and looks up its cell in the record store. One line per job shows what differs
 between rows before anything is launched: model, task, method tag, the effective lr, length (epochs, or steps where
 trainer.max_steps caps them), batch (per device x accumulated batches: 4x8), the settings id, the seconds per
-step measured by finished runs of the same model, task and method (`~`: of its task's other methods; "?"
-without any), then the command; the unfinished jobs' total cost follows the count when steps and times are
+step measured by finished runs of the same model, task and method (`~`: of its task's other methods, scaled by
+how much slower or faster the method ran than the others on the model's other tasks; "?" without any), then the
+command; the unfinished jobs' total cost follows the count when steps and times are
 known. A `running` record whose process is gone from this host shows as `stopped` (a job killed outright; it
 resumes from its last checkpoint). With --todo it prints only the jobs whose cell has no finished record, one line
 of shell-quoted overrides each: fed to `xargs -P N -L 1 python run.py`, N jobs run side by side on one machine
@@ -74,12 +75,29 @@ def seconds_per_step(folder: Path, pattern: str = "*/*/*.json") -> float | None:
     return statistics.median(rates) if rates else None
 
 
+@functools.cache
+def relative_cost(model_folder: Path, task: str, tag: str) -> float:
+    """A method's seconds per step over the median of all methods', on each of the model's other tasks where it has
+    a finished run (the median over those tasks): a FourierFT step costs about 1.7x a DCFT step whatever the task,
+    so a task's other methods price it that much higher. 1.0 where the method ran on no other task."""
+    ratios = []
+    for other in sorted(p for p in model_folder.iterdir() if p.is_dir() and p.name != task):
+        own, everyone = seconds_per_step(other / tag), seconds_per_step(other, "*/*/*/*.json")
+        if own is not None and everyone:
+            ratios.append(own / everyone)
+    return statistics.median(ratios) if ratios else 1.0
+
+
 def step_time(cell: Path) -> tuple[float | None, bool]:
-    """(seconds per step, exact): from finished runs of the cell's own method, else (approximate) of its task."""
+    """(seconds per step, exact): from finished runs of the cell's own method, else (approximate) of its task's
+    other methods, scaled by the method's relative cost elsewhere."""
     own = seconds_per_step(cell.parents[2])
     if own is not None:
         return own, True
-    return seconds_per_step(cell.parents[3], "*/*/*/*.json"), False
+    task_rate = seconds_per_step(cell.parents[3], "*/*/*/*.json")
+    if task_rate is None:
+        return None, False
+    return task_rate * relative_cost(cell.parents[4], cell.parents[3].name, cell.parents[2].name), False
 
 
 def cost_line(todo: list[tuple[float | None, bool, int | None]]) -> str:

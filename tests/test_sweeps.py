@@ -100,6 +100,32 @@ def test_plan_prices_the_unfinished_jobs_from_the_finished_runs_step_times(tmp_p
     assert out.stdout.splitlines()[3].split()[9] == "?"
 
 
+def test_plan_scales_a_task_s_other_methods_by_the_method_s_cost_on_other_tasks(tmp_path):
+    """A method without a timed run on a task is priced from that task's other methods times how much slower it ran
+    than the others on the model's other tasks (FourierFT's steps cost ~1.7x DCFT's on every task)."""
+    from hydra import compose, initialize_config_dir
+
+    from dcft.config import from_hydra
+    from dcft.paths import CONF_DIR
+
+    results = tmp_path / "r"
+    timed = {("stsb", "dcft_d8"): 2.0, ("stsb", "lora"): 6.0, ("rte", "dcft_d8"): 5.0}  # seconds per step
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for (task, method), rate in timed.items():
+            job = ["+experiment=minilm_study", f"task={task}", f"method={method}", f"results_dir={results}"]
+            cell = Path(from_hydra(compose(config_name="config", overrides=job), overrides=job).record_path)
+            cell.parent.mkdir(parents=True)
+            cell.write_text(json.dumps({"status": "finished", "step": 100, "train_time_s": 100 * rate}))
+    cmd = [sys.executable, "scripts/plan.py", "+experiment=minilm_study", "task=rte", "method=lora,dcft_d2",
+           "lr_x=1", f"results_dir={results}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[4]: line.split()[9] for line in out.stdout.splitlines()[3:]}
+    # on STS-B LoRA's step is 6.0 / median(2.0, 6.0) = 1.5x the task's median: RTE's 5.0 becomes 7.5; DCFT d=2 ran
+    # on no other task, so it takes RTE's median as it is
+    assert rows == {"lora-r1": "~7.50", "dcft-d2-s2": "~5.00"}
+
+
 def test_plan_todo_lists_the_unfinished_jobs_as_run_py_arguments(tmp_path):
     """`make sweep-local` pipes these lines into `xargs -P N -L 1 python run.py`: one job per line, shell-quoted."""
     import shlex
