@@ -78,8 +78,8 @@ def seconds_per_step(folder: Path, pattern: str = "*/*/*.json") -> float | None:
 @functools.cache
 def relative_cost(model_folder: Path, task: str, tag: str) -> float:
     """A method's seconds per step over the median of all methods', on each of the model's other tasks where it has
-    a finished run (the median over those tasks): a FourierFT step costs about 1.7x a DCFT step whatever the task,
-    so a task's other methods price it that much higher. 1.0 where the method ran on no other task."""
+    a finished run (the median over those tasks): a FourierFT step costs about 1.7x the median method's on every
+    task, so a task's other methods price it that much higher. 1.0 where the method ran on no other task."""
     ratios = []
     for other in sorted(p for p in model_folder.iterdir() if p.is_dir() and p.name != task):
         own, everyone = seconds_per_step(other / tag), seconds_per_step(other, "*/*/*/*.json")
