@@ -102,7 +102,7 @@ def test_plan_prices_the_unfinished_jobs_from_the_finished_runs_step_times(tmp_p
 
 def test_plan_scales_a_task_s_other_methods_by_the_method_s_cost_on_other_tasks(tmp_path):
     """A method without a timed run on a task is priced from that task's other methods times how much slower it ran
-    than the others on the model's other tasks (FourierFT's steps cost ~1.7x DCFT's on every task)."""
+    than the others on the model's other tasks (FourierFT's steps cost ~1.7x the median method's on every task)."""
     from hydra import compose, initialize_config_dir
 
     from dcft.config import from_hydra
