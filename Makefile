@@ -67,16 +67,22 @@ sweep-local:  ## a preset's unfinished jobs, JOBS at a time on this machine: mak
 	$(PY) scripts/plan.py --todo +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
 STUDY_TASKS ?= stsb cola rte
+# the preset's methods in rounds (space between rounds): the claim's core first, DCFT's param-matched rivals
+# second, so a study cut short has the core's seeds before the rivals' grids (the findings' cut order)
+STUDY_ROUNDS ?= dcft_d8,lora,dcft_d2,full,bitfit c3a,fourierft_n208
 
-# One task at a time, so a stopped study has whole tasks done: its lr grids (phase 1), then seeds at the winners
-# (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second), then the doubling
-# check at every winner still climbing at its end (phase 3). A failed cell (e.g. a NaN at the top of a grid) is
-# on record and does not stop the others.
-study:  ## the MiniLM study (results/minilm/README.md): per task, lr grids on seed 1, seeds 2-3, schedule checks; resumable
+# One task at a time, so a stopped study has whole tasks done; per round of methods, its lr grids (phase 1), then
+# seeds at the winners (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second);
+# then the doubling check at every winner still climbing at its end (phase 3). A failed cell (e.g. a NaN at the
+# top of a grid) is on record and does not stop the others.
+study:  ## the MiniLM study (results/minilm/README.md): per task and method round, lr grids on seed 1, then seeds 2-3; then schedule checks; resumable
 	@for t in $(STUDY_TASKS); do \
-	  $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t $(ARGS)" || echo "study: a $$t cell failed (its record says why)"; \
-	  for pass in 1 2; do \
-	    $(MAKE) --no-print-directory study-seeds ARGS="task=$$t $(ARGS)" || echo "study: a $$t phase-2 cell failed"; \
+	  for methods in $(STUDY_ROUNDS); do \
+	    $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t method=$$methods $(ARGS)" \
+	      || echo "study: a $$t cell failed (its record says why)"; \
+	    for pass in 1 2; do \
+	      $(MAKE) --no-print-directory study-seeds ARGS="task=$$t $(ARGS)" || echo "study: a $$t phase-2 cell failed"; \
+	    done; \
 	  done; \
 	  $(MAKE) --no-print-directory study-checks ARGS="task=$$t $(ARGS)" || echo "study: a $$t schedule check failed"; \
 	done
