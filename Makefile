@@ -67,9 +67,10 @@ sweep-local:  ## a preset's unfinished jobs, JOBS at a time on this machine: mak
 	$(PY) scripts/plan.py --todo +experiment=$(EXP) results_dir=$(RESULTS) $(ARGS) | xargs -r -P $(JOBS) -L 1 $(PY) run.py
 
 STUDY_TASKS ?= stsb cola rte
-# the preset's methods in rounds (space between rounds): the claim's core first, DCFT's param-matched rivals
-# second, so a study cut short has the core's seeds before the rivals' grids (the findings' cut order)
-STUDY_ROUNDS ?= dcft_d8,lora,dcft_d2,full,bitfit c3a,fourierft_n208
+# method rounds (space between rounds): the claim's core first, then `all` = every method of the preset's sweeper
+# (the param-matched rivals and any method added there later; finished cells are skipped), so a study cut short has
+# the core's seeds before the rivals' grids (the findings' cut order). Leave `all` out to skip the rest.
+STUDY_ROUNDS ?= dcft_d8,lora,dcft_d2,full,bitfit all
 
 # One task at a time, so a stopped study has whole tasks done; per round of methods, its lr grids (phase 1), then
 # seeds at the winners (phase 2, twice: a grid extended on its edge in the first pass gets its seeds in the second);
@@ -78,7 +79,8 @@ STUDY_ROUNDS ?= dcft_d8,lora,dcft_d2,full,bitfit c3a,fourierft_n208
 study:  ## the MiniLM study (results/minilm/README.md): per task and method round, lr grids on seed 1, then seeds 2-3; then schedule checks; resumable
 	@for t in $(STUDY_TASKS); do \
 	  for methods in $(STUDY_ROUNDS); do \
-	    $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t method=$$methods $(ARGS)" \
+	    only=$$([ "$$methods" = all ] || echo "method=$$methods"); \
+	    $(MAKE) --no-print-directory sweep-local EXP=minilm_study ARGS="task=$$t $$only $(ARGS)" \
 	      || echo "study: a $$t cell failed (its record says why)"; \
 	    for pass in 1 2; do \
 	      $(MAKE) --no-print-directory study-seeds ARGS="task=$$t $(ARGS)" || echo "study: a $$t phase-2 cell failed"; \
