@@ -14,8 +14,10 @@ from conftest import ROOT, compose_and_run, short_run, write_rte
 from dcft import io_utils
 from dcft.train import Diverged
 
-LONG = ["trainer.max_steps=8", "trainer.eval_steps=4", "trainer.checkpoint_every=2", "trainer.batch_size=4",
-        "trainer.cls_dropout=0.1"]  # dropout on: RNG state must be restored too
+# dropout on: RNG state must be restored too. 32 steps, so that after the kill's trigger (step 4's checkpoint) the
+# run has far more left than the poll interval: with 8 a fast machine finished before the SIGKILL landed.
+LONG = ["trainer.max_steps=32", "trainer.eval_steps=8", "trainer.checkpoint_every=2", "trainer.batch_size=4",
+        "trainer.cls_dropout=0.1"]
 METHODS = {"dcft": ["method=dcft", "kernel=4"],
            "adalora": ["method=adalora", "method.tinit=1", "method.tfinal=2", "method.init_r=3"],
            # gates pruned during the run: the proximal optimizer state and the nonzero-count history must resume
