@@ -1,11 +1,9 @@
 """Reliability: SIGKILL + resume equals an uninterrupted run, SIGTERM checkpoints, atomic files, divergence."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,7 @@ from conftest import ROOT, compose_and_run, short_run, write_rte
 from dcft import io_utils
 from dcft.train import Diverged
 
-# dropout on: RNG state must be restored too. 32 steps, so that after the kill's trigger (step 4's checkpoint) the
-# run has far more left than the poll interval: with 8 a fast machine finished before the SIGKILL landed.
+# dropout on: RNG state must be restored too. Checkpoints every 2 steps, evaluations every 8.
 LONG = ["trainer.max_steps=32", "trainer.eval_steps=8", "trainer.checkpoint_every=2", "trainer.batch_size=4",
         "trainer.cls_dropout=0.1"]
 METHODS = {"dcft": ["method=dcft", "kernel=4"],
@@ -36,20 +33,10 @@ def comparable(record: dict) -> dict:
     return {k: record[k] for k in ("status", "best", "final", "step", "params")}
 
 
-def start(args):
-    return subprocess.Popen([sys.executable, "run.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def wait_for(path_glob, results, proc, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if list(results.rglob(path_glob)):
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before {path_glob}: {proc.stdout.read()[-2000:]}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {path_glob}")
+def run_signalled(signal_name: str, step: int, args: list[str]) -> subprocess.CompletedProcess:
+    """run.py with these overrides, sent `signal_name` by itself right after it logs `step` (see signal_at_step.py)."""
+    return subprocess.run([sys.executable, str(ROOT / "tests" / "signal_at_step.py"), signal_name, str(step), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +56,18 @@ def references(tmp_path_factory, minilm_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", sorted(METHODS))
-def test_sigkill_at_any_step_then_resume_reproduces_the_record(tmp_path, minilm_dir, references, method):
+@pytest.mark.parametrize(("method", "kill_step"), [
+    ("dcft", 1),  # before the first checkpoint: the rerun starts over
+    ("dcft", 9),  # after an evaluation and its checkpoint (8), with one step logged past it
+    ("adalora", 4),  # step 4 logged, its checkpoint not yet written: resumes from 2, inside the budget schedule
+    ("sora", 19),  # gates already pruned
+])
+def test_sigkill_at_any_step_then_resume_reproduces_the_record(tmp_path, minilm_dir, references, method, kill_step):
     data, ref_record, ref_steps = references(method)
     results = tmp_path / "r"
     args = short_run(minilm_dir, data, results, *LONG, *METHODS[method])
-    proc = start(args)
-    wait_for("checkpoints/step-4", results, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killed = run_signalled("SIGKILL", kill_step, args)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
     record_file = next(results.rglob("record.json"))
     assert json.loads(record_file.read_text())["status"] == "running"  # what a killed run leaves
     record, _ = compose_and_run(args)  # the same command again: resumes from the latest checkpoint
@@ -94,15 +84,10 @@ def test_sigterm_checkpoints_exits_for_requeue_and_resumes(tmp_path, minilm_dir,
     data, ref_record, _ = references("dcft")
     results = tmp_path / "r"
     args = short_run(minilm_dir, data, results, *[a for a in LONG if "checkpoint_every" not in a], *METHODS["dcft"])
-    proc = start(args)
-    wait_for("metrics.jsonl", results, proc)
-    os.killpg(proc.pid, signal.SIGTERM)
-    out, _ = proc.communicate(timeout=300)
+    stopped = run_signalled("SIGTERM", 5, args)  # no periodic checkpoints: the one written on SIGTERM is all there is
+    assert stopped.returncode == 75, stopped.stdout[-2000:] + stopped.stderr[-2000:]
     record = json.loads(next(results.rglob("record.json")).read_text())
-    if record["status"] == "finished":  # the run was faster than the signal: nothing to resume
-        pytest.skip("run finished before SIGTERM arrived")
-    assert proc.returncode == 75, out[-2000:]
-    assert record["status"] == "preempted" and record["last_checkpoint"]
+    assert record["status"] == "preempted" and record["last_checkpoint"].endswith("step-5")
     resumed, _ = compose_and_run(args)
     assert comparable(resumed) == comparable(ref_record)
 
