@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONF_DIR = PACKAGE_DIR / "conf"  # the Hydra config tree, shipped inside the package (works from a wheel)
+SHIPPED_GLUE = PACKAGE_DIR.parent / "data" / "glue"  # RTE, CoLA, STS-B in a checkout (data/README.md); not in a wheel
 
 OUTPUTS, RUNS, CACHE, TABLES, FIGURES, BENCH = "outputs", "runs", "cache", "tables", "figures", "bench"
 

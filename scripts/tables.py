@@ -1,7 +1,8 @@
 """Regenerate the paper's tables, our param-matched table, per-model study summaries and figures from run records.
 
     python scripts/tables.py --results-dir results --out results [--rule best|final] [--agg mean|median]
-                             [--model MODEL] [--hparams-set SET] [--no-figures]
+                             [--model MODEL] [--hparams-set SET] [--data-dir DIR]
+                             [--no-figures]
 
 Writes <out>/tables/table{1..6}.{md,tex,csv}, param_matched.{md,tex,csv}, summary_<model>.{md,csv} and
 summary_<model>_paired.csv, README.md, and <out>/figures/fig{2,3}_*.{png,pdf}, params_vs_metric_<model>.{png,pdf}.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from dcft.paths import SHIPPED_GLUE  # noqa: E402
 from dcft.results import render  # noqa: E402
 from dcft.results.stats import AGGREGATIONS  # noqa: E402
 from dcft.results.store import RULES  # noqa: E402
@@ -34,11 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hparams-set", default=None, metavar="SET",
                         help="only runs made with this hyper-parameter set (released, paper, ...); default: per "
                         "cell, the settings group with the most finished runs")
+    parser.add_argument("--data-dir", default=str(SHIPPED_GLUE), metavar="DIR",
+                        help="classic glue_data root whose labels give each task's majority-class floor (summary and "
+                        "params figure; tasks without files there get none); default: the repository's data/glue")
     parser.add_argument("--no-figures", action="store_true", help="tables only (skips matplotlib)")
     args = parser.parse_args(argv)
     try:
         written = render(args.results_dir, args.out, rule=args.rule, agg=args.agg, model=args.model,
-                         figures=not args.no_figures, hparams_set=args.hparams_set)
+                         figures=not args.no_figures, hparams_set=args.hparams_set, data_dir=args.data_dir)
     except ValueError as err:  # a user mistake: one line naming the value and the fix
         parser.error(str(err))
     print(f"wrote {len(written)} files under {args.out}; index: {Path(args.out) / 'tables' / 'README.md'}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from dcft.paths import SHIPPED_GLUE
 from dcft.results import render
 
 RENDERED_TEXT = (".md", ".csv", ".tex")  # figures are images: their bytes depend on the matplotlib build
@@ -27,7 +28,7 @@ def test_committed_tables_are_make_tables_of_the_committed_records(tmp_path):
         copy = tmp_path / "results" / record.relative_to(ROOT / "results")
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(record, copy)
-    render(tmp_path / "results", tmp_path / "out")  # as `make tables` (the index names the figures)
+    render(tmp_path / "results", tmp_path / "out", data_dir=SHIPPED_GLUE)  # as `make tables` (figures named)
     fresh = {p.name: p.read_text() for p in (tmp_path / "out" / "tables").iterdir() if p.suffix in RENDERED_TEXT}
     committed = {p.name: p.read_text() for p in tracked("results/tables") if p.suffix in RENDERED_TEXT}
     assert sorted(committed) == sorted(fresh), "run `make tables` and commit results/tables"

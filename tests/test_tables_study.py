@@ -16,6 +16,7 @@ import dcft.results.figures as figures
 from dcft.methods import MethodEntry
 from dcft.results import RecordIndex, build_param_matched, build_summary, load_records, render, to_csv, to_markdown
 from dcft.results import summary as study
+from dcft.results.chance import majority_class_scores
 from dcft.results.columns import select_key
 from dcft.results.plateau import Plateau, plateau, plateau_text
 
@@ -294,3 +295,57 @@ def test_params_axis_labels_stay_readable(tmp_path, params, labels):
     low, high = ax.get_xlim()
     shown = [t.get_text() for t, x in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True) if low <= x <= high]
     assert shown == labels
+
+
+def write_glue(root, folder, rows_by_split, header="index\tsentence1\tsentence2\tlabel"):
+    """A classic glue_data folder: one TSV per split, rows = (sentence1, sentence2, label string)."""
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    for split, labels in rows_by_split.items():
+        lines = [header] + [f"{i}\tA sentence {i}.\tAnother one.\t{label}" for i, label in enumerate(labels)]
+        (root / folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_majority_class_floor_is_the_train_majority_scored_on_dev(tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    train = ["not_entailment"] * 5 + ["entailment"] * 3  # majority: not_entailment, which dev has 6 of 10
+    dev = ["entailment", "not_entailment"] * 2 + ["not_entailment"] * 6
+    write_glue(tmp_path, "RTE", {"train": train, "dev": dev})
+    floors = majority_class_scores(["rte", "stsb", "cola", "squad"], tmp_path)  # no STS-B/CoLA files, no GLUE squad
+    assert floors == {"rte": pytest.approx(100 * accuracy_score(dev, ["not_entailment"] * len(dev)))}
+    assert floors["rte"] == pytest.approx(80.0) and majority_class_scores(["rte"], None) == {}
+
+
+def test_majority_class_floor_of_the_shipped_data(real_glue):
+    from sklearn.metrics import matthews_corrcoef
+
+    def labels(folder, split, column, header):
+        with open(real_glue / folder / f"{split}.tsv", newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[header:]
+        return [row[column] for row in rows]
+
+    floors = majority_class_scores(["rte", "cola", "stsb"], real_glue)
+    assert sorted(floors) == ["cola", "rte"]  # STS-B is a regression: a constant has no correlation
+    rte_train, rte_dev = labels("RTE", "train", -1, 1), labels("RTE", "dev", -1, 1)
+    top = max(set(rte_train), key=rte_train.count)
+    assert floors["rte"] == pytest.approx(100 * rte_dev.count(top) / len(rte_dev))
+    cola_train, cola_dev = labels("CoLA", "train", 1, 0), labels("CoLA", "dev", 1, 0)
+    top = max(set(cola_train), key=cola_train.count)
+    assert floors["cola"] == pytest.approx(100 * matthews_corrcoef(cola_dev, [top] * len(cola_dev)))
+
+
+def test_summary_and_params_figure_show_the_majority_floor(study_results, tmp_path):
+    write_glue(tmp_path / "glue", "RTE", {"train": ["entailment"] * 3 + ["not_entailment"],
+                                          "dev": ["entailment"] * 3 + ["not_entailment"] * 5})
+    render(study_results, tmp_path / "out", data_dir=tmp_path / "glue", figures=False)
+    text = (tmp_path / "out" / "tables" / "summary_minilm.md").read_text()
+    assert "scored like the runs; a run at or near it has learnt nothing): RTE 37.50." in text
+    render(study_results, tmp_path / "plain", figures=False)
+    assert "Majority class" not in (tmp_path / "plain" / "tables" / "summary_minilm.md").read_text()
+
+    summary = build_summary(RecordIndex(load_records(study_results)), MODEL, majority={"rte": 37.5, "cola": 0.0})
+    assert summary.majority == {"rte": 37.5}  # only the tasks the summary shows
+    ax = figures._params_vs_metric(summary, "best").axes[0]
+    dashed = [x for x in ax.get_lines() if x.get_linestyle() == "--"]
+    assert [x.get_label() for x in dashed] == [figures.MAJORITY_LABEL] and list(dashed[0].get_ydata()) == [37.5, 37.5]
+    assert ax.get_ylim()[0] < 37.5  # the floor is inside the panel even below every point

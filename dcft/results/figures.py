@@ -26,7 +26,9 @@ FIGURE_NOTES = {
 }
 LEGEND_W = 1.6  # inches right of the panels for the method legend
 PARAMS_NOTE = ("dev metric (the task's main one) against trainable parameters (log x), one panel per task; every "
-               "method a point (mean at its chosen lr, ± sample std), each seed a faint dot")
+               "method a point (mean at its chosen lr, ± sample std), each seed a faint dot; dashed: the majority "
+               "class, where the task has one")
+MAJORITY_LABEL = "majority class"
 COLORS = ("#1f77b4", "#ff7f0e")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -156,7 +158,8 @@ def _count_ticks(xlim: tuple[float, float]) -> tuple[float, ...]:
 
 def _params_vs_metric(summary: Summary, rule: str):
     """One panel per task: x = trainable parameters (log), y = the main dev metric; a method is its mean over
-    seeds at its chosen lr with a ± std bar, each seed a faint dot."""
+    seeds at its chosen lr with a ± std bar, each seed a faint dot; a dashed line is the task's majority-class
+    floor where the summary has one."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -182,6 +185,10 @@ def _params_vs_metric(summary: Summary, rule: str):
             ax.scatter([sel.params] * len(seeds), seeds, s=9, color=colors[line.tag], alpha=0.35, linewidths=0)
             ax.errorbar([sel.params], [stat.value], yerr=[stat.std or 0.0], fmt="o", ms=5, capsize=3,
                         color=colors[line.tag], label=label)
+        if drawn and task in summary.majority:
+            label = None if MAJORITY_LABEL in labelled else MAJORITY_LABEL
+            labelled.add(MAJORITY_LABEL)
+            ax.axhline(summary.majority[task], color="0.45", ls="--", lw=0.9, label=label, zorder=0)
         title = f"{task_label(task)} ({select_key(task)})" if task else "no runs"
         ax.set_title(f"{title}, {summary.model}")
         if drawn:

@@ -3,9 +3,9 @@
 Reads `<results_dir>/runs` (and a study's doubling checks, `<results_dir>/<model>/schedule-check/runs`), writes
 under `<out>` (dcft.paths): `tables/table{1..6}.{md,tex,csv}`, `tables/param_matched.{md,tex,csv}`,
 `tables/summary_<model>.md` (+ `.csv`, `_paired.csv`) per model with records, the index `tables/README.md`, and
-`figures/`. Output is a pure function of the records (sorted inputs, fixed number formats, no timestamps) and
-every file is written atomically; a full render also removes the per-model summaries and figures of models that
-no longer have records.
+`figures/`. Output is a pure function of the records and, for the majority-class floors, of the GLUE files under
+`data_dir` (sorted inputs, fixed number formats, no timestamps) and every file is written atomically; a full
+render also removes the per-model summaries and figures of models that no longer have records.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dcft.paths import figures_dir, schedule_checks_dir, tables_dir
 from dcft.results import formats
 from dcft.results import summary as study
 from dcft.results.build import CountParams, build_param_matched, build_tables
+from dcft.results.chance import majority_class_scores
 from dcft.results.index import to_index
 from dcft.results.selection import RecordIndex
 from dcft.results.store import Warn, load_records
@@ -40,8 +41,11 @@ def render(
     warn: Warn | None = None,
     figures: bool = True,
     hparams_set: str | None = None,
+    data_dir: str | Path | None = None,
 ) -> list[Path]:
-    """Read `<results_dir>/runs`, write `<out_dir>/tables/*` and `<out_dir>/figures/*`; return the paths."""
+    """Read `<results_dir>/runs`, write `<out_dir>/tables/*` and `<out_dir>/figures/*`; return the paths.
+    `data_dir`: a classic glue_data root whose train/dev labels give each task's majority-class floor (None: no
+    floors)."""
     records = load_records(results_dir, warn)
     sets = sorted({r["hparams_set"] for r in records if isinstance(r.get("hparams_set"), str)})
     if hparams_set is not None and records and hparams_set not in sets:
@@ -54,8 +58,10 @@ def render(
     for t in [*tables, matched]:
         for ext, text in (("md", formats.to_markdown(t)), ("tex", formats.to_latex(t)), ("csv", formats.to_csv(t))):
             written.append(atomic_write_text(out_tables / f"{t.layout.stem}.{ext}", text))
-    summaries = [study.build_summary(index, m, load_records(schedule_checks_dir(results_dir, m), warn))
-                 for m in ([model] if model else index.models())]
+    models = [model] if model else index.models()
+    floors = majority_class_scores(sorted({task for m in models for _, task, _ in index.keys(m)}), data_dir)
+    summaries = [study.build_summary(index, m, load_records(schedule_checks_dir(results_dir, m), warn), floors)
+                 for m in models]
     for s in summaries:
         stem = study.file_stem(s.model)
         for name, text in ((f"{stem}.md", study.to_markdown(s)), (f"{stem}.csv", study.to_csv(s)),

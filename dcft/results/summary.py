@@ -14,7 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dcft.results.columns import TASK_COLUMNS, select_key, task_label, task_sort_key
 from dcft.results.layouts import STUDY_PAIRS
@@ -66,6 +66,7 @@ class Summary:
     paired: list[Paired]
     settings_notes: list[str]
     checks: tuple[Check, ...] = ()
+    majority: dict[str, float] = field(default_factory=dict)  # task -> the majority-class floor (results.chance)
 
 
 def file_stem(model: str) -> str:
@@ -73,9 +74,11 @@ def file_stem(model: str) -> str:
     return "summary_" + re.sub(r"[^A-Za-z0-9._-]", "_", model)
 
 
-def build_summary(index: RecordIndex, model: str, checks: Iterable[Record] = ()) -> Summary:
+def build_summary(index: RecordIndex, model: str, checks: Iterable[Record] = (),
+                  majority: dict[str, float] | None = None) -> Summary:
     """`checks`: the doubled runs (any model's; this model's are kept), each paired with the study's run of the
-    same task, method, lr and seed that had half its steps."""
+    same task, method, lr and seed that had half its steps. `majority`: task -> the score of always answering the
+    train set's majority label (dcft.results.chance), kept for the tasks shown."""
     lines = [
         Line(task, tag, {rule: index.select(model, task, tag, select_key(task), rule, AGG) for rule in RULES})
         for _, task, tag in sorted(index.keys(model), key=lambda k: (task_sort_key(k[1]), k[2]))
@@ -100,7 +103,9 @@ def build_summary(index: RecordIndex, model: str, checks: Iterable[Record] = ())
             differs = f"; differs: {settings_diff(sel.group.settings(), other.settings())}" if sel.group else ""
             notes.append(f"{task_label(line.task)} / `{line.tag}`: shows {shown}; not shown: {other.describe()}"
                          f"{differs}")
-    return Summary(model, lines, paired, notes, pair_checks(index, model, checks))
+    shown = {line.task for line in lines}
+    floors = {task: value for task, value in (majority or {}).items() if task in shown}
+    return Summary(model, lines, paired, notes, pair_checks(index, model, checks), floors)
 
 
 def pair_checks(index: RecordIndex, model: str, checks: Iterable[Record]) -> tuple[Check, ...]:
@@ -172,6 +177,11 @@ def to_markdown(summary: Summary) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if not summary.lines:
         lines.append("| " + " | ".join([DASH] * 10) + " |")
+    if summary.majority:
+        floors = "; ".join(f"{task_label(task)} {fmt(value)}" for task, value in
+                           sorted(summary.majority.items(), key=lambda item: task_sort_key(item[0])))
+        lines += ["", f"Majority class (every dev example gets the train set's most frequent label, scored like the "
+                      f"runs; a run at or near it has learnt nothing): {floors}."]
     lines += ["", "## Paired differences (by seed, each method at its chosen lr)", ""]
     if summary.paired:
         lines += ["| Task | Difference | Metric | best rule | final rule |", "|---|---|---|---|---|"]

@@ -1,4 +1,4 @@
-"""The task registry: a new task = one spec entry in its family's module (e.g. glue_data.GLUE_TASKS) + one
+"""The task registry: a new task = one spec entry in its family's module (e.g. glue_tsv.GLUE_TASKS) + one
 `conf/task/<name>.yaml` naming that family; a new family = one module with a Task class + one row in FAMILIES."""
 
 from __future__ import annotations
