@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from dcft.errors import UserError  # noqa: E402
 from dcft.paths import SHIPPED_GLUE  # noqa: E402
 from dcft.results import render  # noqa: E402
 from dcft.results.stats import AGGREGATIONS  # noqa: E402
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = render(args.results_dir, args.out, rule=args.rule, agg=args.agg, model=args.model,
                          figures=not args.no_figures, hparams_set=args.hparams_set, data_dir=args.data_dir)
-    except ValueError as err:  # a user mistake: one line naming the value and the fix
+    except (ValueError, UserError) as err:  # a user mistake (bad option, damaged GLUE file): one line with the fix
         parser.error(str(err))
     print(f"wrote {len(written)} files under {args.out}; index: {Path(args.out) / 'tables' / 'README.md'}")
     return 0

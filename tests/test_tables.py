@@ -250,6 +250,20 @@ def test_cli_model_option_labels_runs_and_paper(tmp_path):
     assert "`python scripts/tables.py --agg median --model minilm`" in readme and "- minilm/rte/adalora" in readme
 
 
+def test_cli_damaged_glue_file_under_data_dir_is_one_line_and_writes_nothing(tmp_path, capsys):
+    results, glue = tmp_path / "results", tmp_path / "glue" / "RTE"
+    write_record(results, model="minilm", task="rte", best=60.0)
+    glue.mkdir(parents=True)
+    (glue / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n")
+    (glue / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
+    main = runpy.run_path(str(ROOT / "scripts" / "tables.py"))["main"]
+    with pytest.raises(SystemExit) as stop:
+        main(["--results-dir", str(results), "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "glue")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and "label 'maybe' is not one of entailment, not_entailment" in err
+    assert not (tmp_path / "out").exists()  # stopped before writing anything
+
+
 def test_layouts_cover_every_paper_number():
     """Each layout row/column finds its paper value, and every paper number lands in some layout cell."""
     paper = load_paper()
@@ -275,7 +289,7 @@ def test_nan_metric_is_never_a_number(tmp_path):
 
 # ---- the package stays torch-free --------------------------------------------------------------------
 TORCH_FREE = {"dcft.methods", "dcft.methods.settings", "dcft.methods.groups", "dcft.paths", "dcft.io_utils",
-              "dcft.cells", "dcft.tasks.glue_tsv", "dcft.tasks.metrics"}
+              "dcft.cells", "dcft.errors", "dcft.tasks.glue_tsv", "dcft.tasks.metrics"}
 # the parts of dcft the tables may use (names of cells and methods, the results layout, GLUE labels and metrics)
 HEAVY = ("torch", "transformers", "peft", "accelerate", "datasets")
 

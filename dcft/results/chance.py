@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dcft.results.columns import select_key
-from dcft.tasks.glue_tsv import GLUE_TASKS, read_tsv, source_files
+from dcft.tasks.glue_tsv import GLUE_TASKS, TsvLayout, read_tsv, source_files
 from dcft.tasks.metrics import compute_metrics
 
 
@@ -37,5 +37,5 @@ def majority_class_scores(tasks: Iterable[str], data_dir: str | Path | None) -> 
     return scores
 
 
-def _has_files(data_dir: str, layout) -> bool:
+def _has_files(data_dir: str, layout: TsvLayout) -> bool:
     return all(os.path.isfile(os.path.join(data_dir, layout.folder, name)) for _, name in layout.files)

@@ -52,14 +52,14 @@ def render(
         raise ValueError(f"--hparams-set {hparams_set!r}: no record was made with it; the records hold "
                          f"{', '.join(sets) or 'no named set (schema-1 records)'}")
     index = RecordIndex(records, hparams_set)
+    models = [model] if model else index.models()  # floors first: a damaged data file stops before any write
+    floors = majority_class_scores(sorted({task for m in models for _, task, _ in index.keys(m)}), data_dir)
     tables = build_tables(index, rule, agg, model, count_params, warn=warn)
     matched = build_param_matched(index, rule, agg, model)
     out_tables, written = tables_dir(out_dir), []
     for t in [*tables, matched]:
         for ext, text in (("md", formats.to_markdown(t)), ("tex", formats.to_latex(t)), ("csv", formats.to_csv(t))):
             written.append(atomic_write_text(out_tables / f"{t.layout.stem}.{ext}", text))
-    models = [model] if model else index.models()
-    floors = majority_class_scores(sorted({task for m in models for _, task, _ in index.keys(m)}), data_dir)
     summaries = [study.build_summary(index, m, load_records(schedule_checks_dir(results_dir, m), warn), floors)
                  for m in models]
     for s in summaries:
