@@ -58,15 +58,17 @@ RTE_ROWS = [
 ]
 
 
-def write_rte(root: Path, n_train: int = 24, n_dev: int = 10) -> Path:
-    """A tiny RTE in the classic glue_data layout (header, index column, string labels)."""
+def write_rte(root: Path, n_train: int = 24, n_dev: int = 10, labels: dict[str, list[str]] | None = None) -> Path:
+    """A tiny RTE in the classic glue_data layout (header, index column, string labels). `labels`: per file
+    ("train", "dev") the label of every row, replacing the rows' own labels and counts."""
     folder = root / "RTE"
     folder.mkdir(parents=True, exist_ok=True)
     for name, n in (("train", n_train), ("dev", n_dev)):
+        given = (labels or {}).get(name)
         lines = ["index\tsentence1\tsentence2\tlabel"]
-        for i in range(n):
+        for i in range(len(given) if given is not None else n):
             s1, s2, label = RTE_ROWS[i % len(RTE_ROWS)]
-            lines.append(f"{i}\t{s1} ({i})\t{s2}\t{label}")
+            lines.append(f"{i}\t{s1} ({i})\t{s2}\t{given[i] if given is not None else label}")
         (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
     return root
 

@@ -9,6 +9,7 @@ import statistics
 from dataclasses import dataclass
 
 import pytest
+from conftest import write_rte
 from record_fixtures import write_record
 
 import dcft.methods as registry
@@ -297,23 +298,15 @@ def test_params_axis_labels_stay_readable(tmp_path, params, labels):
     assert shown == labels
 
 
-def write_glue(root, folder, rows_by_split, header="index\tsentence1\tsentence2\tlabel"):
-    """A classic glue_data folder: one TSV per split, rows = (sentence1, sentence2, label string)."""
-    (root / folder).mkdir(parents=True, exist_ok=True)
-    for split, labels in rows_by_split.items():
-        lines = [header] + [f"{i}\tA sentence {i}.\tAnother one.\t{label}" for i, label in enumerate(labels)]
-        (root / folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
-
-
 def test_majority_class_floor_is_the_train_majority_scored_on_dev(tmp_path):
     from sklearn.metrics import accuracy_score
 
-    train = ["not_entailment"] * 5 + ["entailment"] * 3  # majority: not_entailment, which dev has 6 of 10
-    dev = ["entailment", "not_entailment"] * 2 + ["not_entailment"] * 6
-    write_glue(tmp_path, "RTE", {"train": train, "dev": dev})
+    train = ["not_entailment"] * 5 + ["entailment"] * 3  # train's majority is dev's minority (4 of 10)
+    dev = ["entailment", "not_entailment"] * 2 + ["entailment"] * 4 + ["not_entailment"] * 2
+    write_rte(tmp_path, labels={"train": train, "dev": dev})
     floors = majority_class_scores(["rte", "stsb", "cola", "squad"], tmp_path)  # no STS-B/CoLA files, no GLUE squad
     assert floors == {"rte": pytest.approx(100 * accuracy_score(dev, ["not_entailment"] * len(dev)))}
-    assert floors["rte"] == pytest.approx(80.0) and majority_class_scores(["rte"], None) == {}
+    assert floors["rte"] == pytest.approx(40.0) and majority_class_scores(["rte"], None) == {}
 
 
 def test_majority_class_floor_of_the_shipped_data(real_glue):
@@ -335,8 +328,8 @@ def test_majority_class_floor_of_the_shipped_data(real_glue):
 
 
 def test_summary_and_params_figure_show_the_majority_floor(study_results, tmp_path):
-    write_glue(tmp_path / "glue", "RTE", {"train": ["entailment"] * 3 + ["not_entailment"],
-                                          "dev": ["entailment"] * 3 + ["not_entailment"] * 5})
+    write_rte(tmp_path / "glue", labels={"train": ["entailment"] * 3 + ["not_entailment"],
+                                         "dev": ["entailment"] * 3 + ["not_entailment"] * 5})
     render(study_results, tmp_path / "out", data_dir=tmp_path / "glue", figures=False)
     text = (tmp_path / "out" / "tables" / "summary_minilm.md").read_text()
     assert "scored like the runs; a run at or near it has learnt nothing): RTE 37.50." in text
