@@ -17,6 +17,7 @@ from record_fixtures import BASE, write_record
 import dcft.methods as registry
 from dcft.paths import SHIPPED_GLUE
 from dcft.results import LAYOUTS, build_tables, format_params, load_paper, load_records, render, to_latex, to_markdown
+from dcft.results.render import command_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,6 +249,13 @@ def test_cli_model_option_labels_runs_and_paper(tmp_path):
     assert "## runs: roberta-large" not in t1 and "## runs: deberta-v3-base" not in t1  # --model narrows
     readme = (tmp_path / "out" / "tables" / "README.md").read_text()
     assert "`python scripts/tables.py --agg median --model minilm`" in readme and "- minilm/rte/adalora" in readme
+
+
+def test_index_command_names_the_data_dir_only_when_it_is_not_the_shipped_one(tmp_path):
+    """The index's command line must rebuild these outputs: another --data-dir changes the majority-class floors."""
+    assert command_line("best", "mean", None, None, SHIPPED_GLUE / ".." / "glue") == "python scripts/tables.py"
+    assert command_line("final", "mean", None, None, tmp_path) == (
+        f"python scripts/tables.py --rule final --data-dir {tmp_path}")
 
 
 def test_cli_damaged_glue_file_under_data_dir_is_one_line_and_writes_nothing(tmp_path, capsys):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dcft.io_utils import atomic_write_text
-from dcft.paths import figures_dir, schedule_checks_dir, tables_dir
+from dcft.paths import SHIPPED_GLUE, figures_dir, schedule_checks_dir, tables_dir
 from dcft.results import formats
 from dcft.results import summary as study
 from dcft.results.build import CountParams, build_param_matched, build_tables
@@ -23,10 +23,12 @@ from dcft.results.selection import RecordIndex
 from dcft.results.store import Warn, load_records
 
 
-def command_line(rule: str, agg: str, model: str | None, hparams_set: str | None) -> str:
+def command_line(rule: str, agg: str, model: str | None, hparams_set: str | None,
+                 data_dir: str | Path | None = None) -> str:
     """The CLI call that writes these outputs (defaults left out: a plain `make tables` reads plainly)."""
+    shipped = data_dir is None or Path(data_dir).resolve() == SHIPPED_GLUE.resolve()
     options = [("--rule", rule, "best"), ("--agg", agg, "mean"), ("--model", model, None),
-               ("--hparams-set", hparams_set, None)]
+               ("--hparams-set", hparams_set, None), ("--data-dir", None if shipped else data_dir, None)]
     return " ".join(["python scripts/tables.py", *(f"{flag} {value}" for flag, value, default in options
                                                     if value != default)])
 
@@ -78,7 +80,8 @@ def render(
         fig_notes = [f"`../figures/{name}.{{png,pdf}}`: {note}" for name, note in FIGURE_NOTES.items()]
         fig_notes += [f"`../figures/{params_figure_name(s.model)}.{{png,pdf}}`: {PARAMS_NOTE} ({s.model}, rule "
                       f"{rule})" for s in summaries]
-    index_text = to_index(tables, matched, summaries, command_line(rule, agg, model, hparams_set), outside, fig_notes)
+    command = command_line(rule, agg, model, hparams_set, data_dir)
+    index_text = to_index(tables, matched, summaries, command, outside, fig_notes)
     written.append(atomic_write_text(out_tables / "README.md", index_text))
     if model is None:  # a full render: a model whose records are gone loses its summary and figure too
         remove_stale_per_model_outputs(out_tables, figures_dir(out_dir), written)
