@@ -25,7 +25,8 @@ from dcft.results.store import Warn, load_records
 
 def command_line(rule: str, agg: str, model: str | None, hparams_set: str | None,
                  data_dir: str | Path | None = None) -> str:
-    """The CLI call that writes these outputs (defaults left out: a plain `make tables` reads plainly)."""
+    """The CLI call that writes these outputs (defaults left out: a plain `make tables` reads plainly). A
+    `data_dir` of None (an API render without floors) is written as the CLI's default, the shipped data/glue."""
     shipped = data_dir is None or Path(data_dir).resolve() == SHIPPED_GLUE.resolve()
     options = [("--rule", rule, "best"), ("--agg", agg, "mean"), ("--model", model, None),
                ("--hparams-set", hparams_set, None), ("--data-dir", None if shipped else data_dir, None)]
