@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dcft.errors import UserError
+from dcft.hardware import device_description
 from dcft.io_utils import atomic_write_json, jsonable
 from dcft.threads import pid_alive
 
@@ -90,16 +91,13 @@ def _python_alive(pid: int) -> bool:
 
 def environment() -> dict[str, Any]:
     """Library versions, device and code version: what a reader needs to trust a number."""
-    import torch
-
     versions = {"python": platform.python_version()}
     for package in ("dcft-harness", "torch", "transformers", "peft", "accelerate", "datasets"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or 'x86'})"
-    return {"versions": versions, "device": device, "git_commit": _git_commit(), "command": _command()}
+    return {"versions": versions, "device": device_description(), "git_commit": _git_commit(), "command": _command()}
 
 
 def _git_commit() -> str | None:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import METHOD_OVERRIDES, compose_and_run, short_run, write_rte
 
 
@@ -24,6 +25,8 @@ def test_every_method_trains_and_writes_a_complete_record(tmp_path, rte_dir, min
                 "threads", "computing"):
         assert record[key] is not None, key
     assert record["versions"]["dcft-harness"] and record["versions"]["torch"]  # the code's version, git or not
+    # the CPU and its kernel level: same libraries on CPUs with other kernels differ in the last bits
+    assert record["device"].startswith("cpu (") and torch.backends.cpu.get_cpu_capability() in record["device"]
     assert record["settings_id"] == cfg.cell.settings_id and record["hparams_set"] == "released"
     run_dir = Path(cfg.run_dir)
     store = results / "runs" / "bert-base" / "rte" / cfg.method_tag / cfg.cell.settings_id / f"lr{cfg.trainer.lr:g}"

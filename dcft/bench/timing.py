@@ -23,6 +23,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from dcft.hardware import cpu_model
+
 GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_THRESHOLD = -1, -3
 
 
@@ -118,7 +120,7 @@ def load_average() -> list[float] | None:
 
 def machine_info(device: torch.device, threads: int) -> dict[str, Any]:
     """What the numbers ran on; `slug` names the result file."""
-    cpu = _cpu_model()
+    cpu = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     info: dict[str, Any] = {
         "device": str(device), "cpu": cpu, "cores_available": cores, "torch_threads": threads,
@@ -131,17 +133,6 @@ def machine_info(device: torch.device, threads: int) -> dict[str, Any]:
     else:
         info["slug"] = _slug(f"cpu-{cpu}-{threads}t")
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _memory_gib() -> float | None:
