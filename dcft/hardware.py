@@ -1,5 +1,5 @@
 """What a number ran on. Records name the CPU's model and the kernels torch picks for it (AVX2, AVX512, ...):
-the same code and libraries on CPUs that take other kernels differ in the last bits from the first step, and at a
+the same code and libraries on CPUs that take other kernels differ in the last bits within a few steps, and at a
 high learning rate those bits grow into another run (results/minilm/README.md, "Reproducing a record")."""
 
 from __future__ import annotations
